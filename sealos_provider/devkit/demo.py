@@ -1,0 +1,217 @@
+"""`make demo`: run a Pulumi project of this repository against local node containers, through the real Pulumi engine.
+
+    python -m sealos_provider.devkit.demo up   [--project DIR] [--nodes N] [--components runtime,registry]
+    python -m sealos_provider.devkit.demo down [--project DIR]
+
+`up` sets up what it needs (Docker engine, node image, nodes, the Pulumi CLI, real artifacts), writes the stack config
+for the nodes, runs `pulumi up` and shows what landed on the hosts. Running it again reuses the nodes and the state,
+so the second `up` reports no changes. The demo never uses test doubles: the runtime and the registry have real
+programs here; the kube part needs kubeadm/kubelet/kubectl, which no package registry serves, so it is skipped unless
+their slots are filled (`sealos-provider-artifacts fetch` on a machine that reaches dl.k8s.io, or `fill`).
+
+The project's `__main__.py` runs as an inline program of the Automation API (the engine and the dynamic provider
+are the real ones; the Python language host `pulumi-language-python` is not needed, which matters here because its Go
+module is not served). The work dir is `.demo/work` with a copy of the project's Pulumi.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .paths import REPO_ROOT
+
+DEMO_DIR = REPO_ROOT / ".demo"
+PREFIX = "sealos-demo"
+STACK = "demo"
+PASSWORD_FILE = DEMO_DIR / "registry-password"
+
+
+def _log(msg: str) -> None:
+    print(f"demo: {msg}", flush=True)
+
+
+def _password() -> str:
+    """A registry password made once for this demo (not the Kubefile's well-known default)."""
+    import secrets
+
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    if not PASSWORD_FILE.exists():
+        PASSWORD_FILE.write_text(secrets.token_urlsafe(18))
+        PASSWORD_FILE.chmod(0o600)
+    return PASSWORD_FILE.read_text().strip()
+
+
+def _running_nodes(count: int) -> list[dict[str, Any]] | None:
+    """The demo's nodes from the last run, if they are all still running."""
+    saved = DEMO_DIR / "nodes.json"
+    if not saved.exists():
+        return None
+    nodes = json.loads(saved.read_text())
+    if isinstance(nodes, dict):
+        nodes = nodes.get("nodes", [])
+    if len(nodes) != count:
+        return None
+    for node in nodes:
+        state = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.Running}}", node["name"]], capture_output=True, text=True
+        ).stdout.strip()
+        if state != "true":
+            return None
+    return nodes
+
+
+def _stack(project_dir: Path, state_dir: Path, bin_dir: Path):
+    from pulumi import automation as auto
+
+    from .pulumi_cli import pulumi_env
+
+    env = pulumi_env(state_dir, bin_dir)
+    work = DEMO_DIR / "work" / project_dir.name
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(project_dir / "Pulumi.yaml", work / "Pulumi.yaml")
+    main = project_dir / "__main__.py"
+    opts = auto.LocalWorkspaceOptions(
+        work_dir=str(work),
+        pulumi_home=env["PULUMI_HOME"],
+        env_vars=env,
+        secrets_provider="passphrase",
+        pulumi_command=auto.PulumiCommand(root=str(bin_dir.parent), skip_version_check=True),
+    )
+    program = lambda: runpy.run_path(str(main), run_name="__main__")  # noqa: E731
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+    return auto.create_or_select_stack(stack_name=STACK, project_name=project, program=program, opts=opts), work, project
+
+
+def _write_config(work: Path, project: str, values: dict[str, Any]) -> None:
+    """Non-secret config as YAML objects (typed arrays and objects, which `config set` would store as strings)."""
+    path = work / f"Pulumi.{STACK}.yaml"
+    data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    data = data or {}
+    config = data.setdefault("config", {})
+    for key, value in values.items():
+        config[f"{project}:{key}"] = value
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def up(project_dir: Path, count: int, components: list[str] | None) -> int:
+    from . import engine, local_artifacts, node_image, nodes, pulumi_cli
+
+    started = time.monotonic()
+    engine.ensure_engine(log=_log)
+    node_image.ensure_node_image(log=_log)
+    bin_dir = pulumi_cli.ensure_pulumi(log=_log)
+    cache = local_artifacts.ensure_artifacts("real", log=_log)
+    filled = local_artifacts.filled_components(cache)
+    wanted = components or [c for c in ("runtime", "registry", "kube") if c in filled]
+    skipped = [c for c in ("runtime", "registry", "kube") if c not in wanted]
+
+    node_list = _running_nodes(count)
+    state_dir = DEMO_DIR / "state" / project_dir.name
+    if node_list is None:
+        _log(f"starting {count} node containers ({PREFIX}-1..{count})")
+        nodeset = nodes.start_nodes(count, prefix=PREFIX, keep=True)
+        nodeset.write_json(DEMO_DIR / "nodes.json")
+        node_list = json.loads((DEMO_DIR / "nodes.json").read_text())
+        if isinstance(node_list, dict):
+            node_list = node_list.get("nodes", [])
+        shutil.rmtree(state_dir, ignore_errors=True)  # new hosts: the old state described hosts that are gone
+    else:
+        _log(f"reusing the running node containers {', '.join(n['name'] for n in node_list)}")
+
+    stack, work, project = _stack(project_dir, state_dir, bin_dir)
+    roles = [["registry", "control-plane"]] + [["worker"]] * (count - 1)
+    _write_config(
+        work,
+        project,
+        {
+            "nodes": [
+                {
+                    "name": n["name"],
+                    "host": n["ssh_host"],
+                    "port": n["ssh_port"],
+                    "user": "root",
+                    "privateKeyPath": n["key_path"],
+                    "internalAddress": n["internal_ip"],
+                    "roles": roles[i],
+                }
+                for i, n in enumerate(node_list)
+            ],
+            "components": wanted,
+            "artifactCache": str(cache),
+        },
+    )
+    from pulumi import automation as auto
+
+    stack.set_config("registryPassword", auto.ConfigValue(_password(), secret=True))
+    _log(f"pulumi up: project {project}, components {', '.join(wanted)}")
+    result = stack.up(on_output=print, color="never")
+    _log(f"update summary: {result.summary.resource_changes}")
+    for key, value in result.outputs.items():
+        shown = "[secret]" if value.secret else json.dumps(value.value, indent=2, default=str)
+        print(f"output {key}: {shown}")
+    _show_hosts(node_list, wanted)
+    if skipped:
+        _log(
+            "skipped: " + ", ".join(skipped) + " (no real program for their artifact slots on this machine: "
+            "kubeadm, kubelet, kubectl come from dl.k8s.io; fill them with `sealos-provider-artifacts fetch --lock` "
+            "where that site is reachable, or `sealos-provider-artifacts fill --from-dir DIR`)"
+        )
+    _log(f"done in {time.monotonic() - started:.0f}s; nodes stay up for you to look at (`make demo-down` removes them)")
+    return 0
+
+
+def _show_hosts(node_list: list[dict[str, Any]], components: list[str]) -> None:
+    """What landed on the hosts, read back over `docker exec` (not from Pulumi's outputs)."""
+    checks = [
+        ("docker", "systemctl is-active docker cri-docker.socket cri-docker 2>/dev/null | paste -sd' '"),
+        ("data-root", "docker info -f '{{.DockerRootDir}}' 2>/dev/null"),
+        ("registry in /etc/hosts", "grep sealos-provider /etc/hosts | head -n1"),
+    ]
+    if "registry" in components:
+        checks.append(("registry /v2/ without credentials", "curl -s -o /dev/null -w '%{http_code}' http://sealos.hub:5000/v2/"))
+    for node in node_list:
+        for title, cmd in checks:
+            out = subprocess.run(["docker", "exec", node["name"], "bash", "-c", cmd], capture_output=True, text=True)
+            print(f"  {node['name']}: {title}: {out.stdout.strip() or out.stderr.strip()}")
+
+
+def down(project_dir: Path) -> int:
+    from . import nodes, pulumi_cli
+
+    state_dir = DEMO_DIR / "state" / project_dir.name
+    if _running_nodes(len(json.loads((DEMO_DIR / "nodes.json").read_text())) if (DEMO_DIR / "nodes.json").exists() else 0):
+        bin_dir = pulumi_cli.ensure_pulumi(log=_log)
+        stack, _, _ = _stack(project_dir, state_dir, bin_dir)
+        _log("pulumi destroy")
+        stack.destroy(on_output=print, color="never")
+    nodes.remove_set(PREFIX)
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    _log("node containers and demo state removed")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sealos_provider.devkit.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("--project", default=str(REPO_ROOT), help="a Pulumi project dir (default: the repository's stack)")
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--components", help="comma-separated subset of runtime,registry,kube (default: what has real artifacts)")
+    args = parser.parse_args(argv)
+    project_dir = Path(args.project).resolve()
+    if args.action == "up":
+        return up(project_dir, args.nodes, args.components.split(",") if args.components else None)
+    return down(project_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

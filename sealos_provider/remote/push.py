@@ -1,0 +1,466 @@
+"""push_tree: make a remote directory hold a tree, sending only what the host lacks.
+
+The host keeps, per tree name, under `<remote_dir>/.sealos-provider/manifests/`:
+  <name>.json   what the last push placed: digest, {path: sha256, mode, size}, and the paths it was removing
+  <name>.stat   written only when a push completes: the manifest digest, then `stat` of every placed file
+
+One push is three exec channels on the open session (four after an interrupted push):
+ 1. probe:  read both files and `stat` every path of the new tree and of the old manifest.
+            A file whose stat (size, inode, mtime, ctime with nanoseconds) equals the record of a completed push
+            still has the content the manifest says: no hashing needed. Any other file that exists with the right
+            size is hashed on the host (2., only then), so a push after an interruption resends nothing it already
+            placed. With verify="sha256" every file is hashed.
+ 3. place:  one gzip tar stream on stdin, extracted into a staging dir next to the target (same filesystem),
+            checked against sha256 sums, then: the new manifest is renamed into place, stale files (listed by this
+            tree's previous manifest only; several trees may share a dir) are removed, each new file is renamed over
+            its target, modes are fixed, and the stat record is written. A connection dropped while sending leaves
+            the old files untouched (tar fails, the staging dir is removed); once the data is verified the host
+            finishes the placement even if the client is gone. The host's stat of every file is then checked here.
+
+Compression: the stream is a series of gzip members (any gunzip reads them as one): files that do not compress
+(a 64 KiB sample at level 1 saves < 10%) are stored at level 0, the rest compressed at level 1, so CPU is spent only
+where it shrinks the transfer. Producing the stream runs in its own thread, in parallel with encryption.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import queue
+import re
+import secrets
+import tarfile
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+from ..filetree import FileEntry, index, tree_digest
+from .errors import TransferError
+
+if TYPE_CHECKING:
+    from .session import Session
+
+MANIFEST_VERSION = 1
+READ_CHUNK = 1 << 20
+OUT_CHUNK = 1 << 20
+SAMPLE = 4 * 1024
+SMALL = 8 * 1024
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class PushStats:
+    """What a push did. bytes_sent counts the payload written to the host (compressed stream + path lists)."""
+
+    files_sent: int
+    bytes_sent: int
+    files_removed: int
+    files_total: int
+    files_chmod: int = 0
+    files_hashed: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Stat:
+    size: int
+    ino: int
+    mtime: int
+    ctime: str
+    mode: int
+
+    @property
+    def key(self) -> tuple[int, int, int, str]:
+        return (self.size, self.ino, self.mtime, self.ctime)
+
+
+def push_tree(session: "Session", entries: list[FileEntry], remote_dir: str, *, manifest_name: str = "tree",
+              sudo: bool | None = None, verify: str = "stat") -> PushStats:
+    """Make `remote_dir` hold `entries` (see the module docstring). Raises TransferError when the host's copy
+    does not verify; the files placed before stay intact."""
+    started = time.monotonic()
+    step = f"push {manifest_name}"
+    host = session.spec.address
+    if not remote_dir.startswith("/") or remote_dir.rstrip("/") == "":
+        raise TransferError(f"remote_dir {remote_dir!r} must be an absolute path below /", host=host, step=step)
+    if not _NAME.match(manifest_name):
+        raise TransferError(f"manifest_name {manifest_name!r} must be letters, digits, '.', '_' or '-'", host=host,
+                            step=step)
+    if verify not in ("stat", "sha256"):
+        raise TransferError("verify must be 'stat' or 'sha256'", host=host, step=step)
+    remote_dir = remote_dir.rstrip("/")
+    wanted = index(entries)
+    digest = tree_digest(entries)
+    env = {"SP_DIR": remote_dir, "SP_NAME": manifest_name}
+    bytes_sent = 0
+
+    # 1. probe
+    old_manifest, old_stat_digest, old_stats, probe_stats, sent = _probe(session, env, wanted, step, sudo)
+    bytes_sent += sent
+    old_files: dict[str, dict] = old_manifest.get("files", {}) if old_manifest else {}
+    previous_complete = bool(old_manifest) and old_stat_digest == old_manifest.get("digest")
+    old_paths = set(old_files)
+    if old_manifest and not previous_complete:
+        old_paths |= set(old_manifest.get("stale", []))
+    stale = sorted(p for p in old_paths - set(wanted) if p in probe_stats)
+
+    to_send: list[FileEntry] = []
+    to_chmod: list[FileEntry] = []
+    to_hash: list[FileEntry] = []
+    for path, entry in wanted.items():
+        now = probe_stats.get(path)
+        if now is None or now.size != entry.size:
+            to_send.append(entry)
+            continue
+        old = old_files.get(path)
+        recorded = old_stats.get(path) if previous_complete else None
+        if (verify == "stat" and old is not None and old.get("sha256") == entry.sha256 and recorded is not None
+                and recorded.key == now.key):
+            if now.mode != entry.mode & 0o7777:
+                to_chmod.append(entry)
+            continue
+        to_hash.append(entry)
+
+    # 2. hash the doubtful ones on the host
+    if to_hash:
+        hashes, sent = _hash_remote(session, env, [e.path for e in to_hash], step, sudo)
+        bytes_sent += sent
+        for entry in to_hash:
+            if hashes.get(entry.path) == entry.sha256:
+                if probe_stats[entry.path].mode != entry.mode & 0o7777:
+                    to_chmod.append(entry)
+            else:
+                to_send.append(entry)
+
+    if (not to_send and not to_chmod and not stale and previous_complete
+            and old_manifest.get("digest") == digest and set(old_files) == set(wanted)):
+        return PushStats(0, bytes_sent, 0, len(wanted), 0, len(to_hash), time.monotonic() - started)
+
+    # 3. place
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "name": manifest_name,
+        "digest": digest,
+        "files": {p: {"sha256": e.sha256, "mode": e.mode & 0o7777, "size": e.size} for p, e in sorted(wanted.items())},
+        "stale": stale,
+    }
+    to_send.sort(key=lambda e: e.path)
+    ctl = _control_files(manifest, to_send, to_chmod, stale, sorted(wanted))
+    place_env = dict(env, SP_DIGEST=digest, SP_TOKEN=secrets.token_hex(6))
+    prefetch = _Prefetch()
+    stream = prefetch.run(_tar_stream(ctl, to_send, prefetch.busy))
+    result, sent = session.run_stream(_PLACE_SCRIPT, stream, env=place_env, step=step, sudo=sudo, stream=False,
+                                      check=False, timeout=max(session.spec.command_timeout, 3600))
+    bytes_sent += sent
+    if result.exit_code != 0:
+        tail = [session.redactor(l) for l in result.stderr.splitlines()[-10:]]
+        raise TransferError(
+            f"placing the tree in {remote_dir} failed (exit {result.exit_code}); the previous files are intact"
+            + ("\n  " + "\n  ".join(tail) if tail else ""), host=host, step=step)
+
+    # 4. verify what the host reports
+    placed = _parse_stats(result.stdout_bytes)
+    problems = []
+    for path, entry in wanted.items():
+        st = placed.get(path)
+        if st is None:
+            problems.append(f"{path}: missing")
+        elif st.size != entry.size:
+            problems.append(f"{path}: size {st.size}, expected {entry.size}")
+        elif st.mode != entry.mode & 0o7777:
+            problems.append(f"{path}: mode {st.mode:o}, expected {entry.mode & 0o7777:o}")
+    if problems:
+        raise TransferError("the host's copy does not match after the push: " + "; ".join(problems[:10]),
+                            host=host, step=step)
+    return PushStats(len(to_send), bytes_sent, len(stale), len(wanted), len(to_chmod), len(to_hash),
+                     time.monotonic() - started)
+
+
+# ----------------------------------------------------------------------------------------------- probe & hash
+_PROBE_SCRIPT = r"""m="$SP_DIR/.sealos-provider/manifests/$SP_NAME"
+if [ -f "$m.json" ]; then base64 -w0 -- "$m.json"; fi; printf '\0'
+if [ -f "$m.stat" ]; then base64 -w0 -- "$m.stat"; fi; printf '\0'
+cd -- "$SP_DIR" 2>/dev/null || { cat >/dev/null; exit 0; }
+xargs -0 -r stat --printf '%s %i %Y %z %a %n\0' -- 2>/dev/null
+exit 0
+"""
+
+_HASH_SCRIPT = r"""cd -- "$SP_DIR" || exit 1
+while IFS= read -r -d '' p; do
+  if [ -f "$p" ]; then h=$(sha256sum < "$p") && printf '%s %s\0' "${h%% *}" "$p"; fi
+done
+exit 0
+"""
+
+
+def _probe(session: "Session", env: dict[str, str], wanted: dict[str, FileEntry], step: str,
+           sudo: bool | None) -> tuple[dict | None, str | None, dict[str, _Stat], dict[str, _Stat], int]:
+    # Stat the new tree's paths now; the old manifest's paths are stat'ed in a second pass only if they differ.
+    paths = list(wanted)
+    data = b"".join(p.encode() + b"\0" for p in paths)
+    result = session.run(_PROBE_SCRIPT, stdin=data, env=env, step=step + " (probe)", sudo=sudo, stream=False)
+    sent = len(data)
+    parts = result.stdout_bytes.split(b"\0", 2)
+    if len(parts) < 3:
+        raise TransferError("unexpected probe output from the host", host=session.spec.address, step=step)
+    manifest = None
+    if parts[0].strip():
+        try:
+            manifest = json.loads(base64.b64decode(parts[0]))
+            if manifest.get("version") != MANIFEST_VERSION or not isinstance(manifest.get("files"), dict):
+                manifest = None
+        except ValueError:
+            manifest = None  # a damaged manifest: treat the host as unknown, everything gets checked
+    stat_digest = None
+    old_stats: dict[str, _Stat] = {}
+    if parts[1]:
+        head, _, rest = base64.b64decode(parts[1]).partition(b"\n")
+        stat_digest = head.decode("utf-8", "replace")
+        old_stats = _parse_stats(rest)
+    now_stats = _parse_stats(parts[2])
+    extra = [p for p in (set(manifest.get("files", {})) | set(manifest.get("stale", [])) if manifest else ())
+             if p not in wanted]
+    if extra:
+        data = b"".join(p.encode() + b"\0" for p in extra)
+        more = session.run(_PROBE_SCRIPT.split("\n", 3)[3], stdin=data, env=env, step=step + " (probe)",
+                           sudo=sudo, stream=False)
+        sent += len(data)
+        now_stats.update(_parse_stats(more.stdout_bytes))
+    return manifest, stat_digest, old_stats, now_stats, sent
+
+
+def _hash_remote(session: "Session", env: dict[str, str], paths: list[str], step: str,
+                 sudo: bool | None) -> tuple[dict[str, str], int]:
+    data = b"".join(p.encode() + b"\0" for p in paths)
+    result = session.run(_HASH_SCRIPT, stdin=data, env=env, step=step + " (hash)", sudo=sudo, stream=False)
+    out: dict[str, str] = {}
+    for record in result.stdout_bytes.split(b"\0"):
+        if record:
+            sha, _, path = record.partition(b" ")
+            out[path.decode("utf-8", "surrogateescape")] = sha.decode()
+    return out, len(data)
+
+
+def _parse_stats(raw: bytes) -> dict[str, _Stat]:
+    out: dict[str, _Stat] = {}
+    for record in raw.split(b"\0"):
+        if not record:
+            continue
+        fields = record.split(b" ", 7)
+        # size ino mtime ctime(date time zone) mode path
+        if len(fields) < 8:
+            continue
+        try:
+            size, ino, mtime = int(fields[0]), int(fields[1]), int(fields[2])
+            ctime = b" ".join(fields[3:6]).decode()
+            mode = int(fields[6], 8)
+        except ValueError:
+            continue
+        out[fields[7].decode("utf-8", "surrogateescape")] = _Stat(size, ino, mtime, ctime, mode)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- the stream
+def _control_files(manifest: dict, to_send: list[FileEntry], to_chmod: list[FileEntry], stale: list[str],
+                   all_paths: list[str]) -> list[tuple[str, bytes]]:
+    def nul(items: Iterable[str]) -> bytes:
+        return b"".join(i.encode() + b"\0" for i in items)
+
+    sums = []
+    for e in to_send:
+        name = "data/" + e.path
+        if "\\" in name or "\n" in name:
+            sums.append("\\" + e.sha256 + "  " + name.replace("\\", "\\\\").replace("\n", "\\n") + "\n")
+        else:
+            sums.append(f"{e.sha256}  {name}\n")
+    by_dir: dict[str, list[str]] = {}
+    for e in to_send:
+        parent, _, base = e.path.rpartition("/")
+        by_dir.setdefault(parent or ".", []).append(base)
+    files = [
+        ("ctl/manifest.json", json.dumps(manifest, sort_keys=True, indent=1).encode() + b"\n"),
+        ("ctl/sums", "".join(sums).encode()),
+        ("ctl/remove", nul(stale)),
+        ("ctl/chmod", nul(x for e in to_chmod for x in (f"{e.mode & 0o7777:o}", e.path))),
+        ("ctl/all", nul(all_paths)),
+        ("ctl/dirs", nul(sorted(by_dir))),
+    ]
+    for i, d in enumerate(sorted(by_dir)):
+        files.append((f"ctl/mv.{i}", nul(by_dir[d])))
+    return files
+
+
+def _tar_stream(ctl: list[tuple[str, bytes]], to_send: list[FileEntry],
+                busy: Callable[[], bool]) -> Iterator[bytes]:
+    """The gzip'ed tar: control files, data files, then an `end` marker member.
+
+    Each 1 MiB piece is compressed (level 1) only while the link is the bottleneck (`busy()`: the send queue is
+    filling up) and the file compresses at all (a 4 KiB sample saves >= 10%); otherwise it is stored (level 0), so a
+    fast link is never slowed down by the compressor and a slow one carries fewer bytes.
+    """
+    mtime = int(time.time())
+    gz = _GzipMembers()
+
+    def header(name: str, size: int, mode: int) -> bytes:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = size, mode, mtime
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+    for name, data in ctl:
+        gz.write(header(name, len(data), 0o644) + data + b"\0" * (-len(data) % 512), 1)
+    for entry in to_send:
+        with entry.open() as fh:
+            gz.write(header("data/" + entry.path, entry.size, entry.mode & 0o7777), gz.level)
+            total = 0
+            compressible: bool | None = None
+            chunk = fh.read(READ_CHUNK)
+            while chunk:
+                total += len(chunk)
+                level = 0
+                if len(chunk) < SMALL:
+                    level = gz.level
+                elif busy():
+                    if compressible is None:
+                        sample = chunk[:SAMPLE]
+                        compressible = len(zlib.compress(sample, 1)) < 0.9 * len(sample)
+                    level = 1 if compressible else 0
+                gz.write(chunk, level)
+                if gz.pending >= OUT_CHUNK:
+                    yield gz.take()
+                chunk = fh.read(READ_CHUNK)
+        if total != entry.size:
+            raise TransferError(f"{entry.path} changed while being pushed (size {total}, expected {entry.size})")
+        gz.write(b"\0" * (-total % 512), gz.level)
+        if gz.pending >= OUT_CHUNK:
+            yield gz.take()
+    end = b"ok\n"
+    gz.write(header("ctl/end", len(end), 0o644) + end + b"\0" * (-len(end) % 512) + b"\0" * 1024, gz.level)
+    yield gz.finish()
+
+
+class _GzipMembers:
+    """Concatenated gzip members (any gunzip reads them as one stream); a level change starts a new member."""
+
+    def __init__(self) -> None:
+        self.level = 1
+        self._comp = zlib.compressobj(1, zlib.DEFLATED, 31)
+        self._out: list[bytes] = []
+        self.pending = 0
+
+    def write(self, data: bytes, level: int) -> None:
+        if level != self.level:
+            self._emit(self._comp.flush())
+            self.level = level
+            self._comp = zlib.compressobj(level, zlib.DEFLATED, 31)
+        self._emit(self._comp.compress(data))
+
+    def _emit(self, data: bytes) -> None:
+        if data:
+            self._out.append(data)
+            self.pending += len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._out)
+        self._out = []
+        self.pending = 0
+        return data
+
+    def finish(self) -> bytes:
+        self._emit(self._comp.flush())
+        return self.take()
+
+
+class _Prefetch:
+    """Runs the producer in its own thread so compression overlaps with encryption and sending; `busy()` tells
+    the producer whether the consumer (the link) is the bottleneck."""
+
+    def __init__(self, depth: int = 8) -> None:
+        self.depth = depth
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+
+    def busy(self) -> bool:
+        return self.q.qsize() >= self.depth // 2
+
+    def run(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        q = self.q
+        done = object()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for chunk in chunks:
+                    while not stop.is_set():
+                        try:
+                            q.put(chunk, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                q.put(done)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+                q.put(exc)
+
+        thread = threading.Thread(target=produce, name="push-tar", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is done:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while thread.is_alive():
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    thread.join(0.05)
+
+
+_PLACE_SCRIPT = r"""set -euo pipefail
+umask 022
+meta="$SP_DIR/.sealos-provider"
+stage="$meta/staging/$SP_NAME.$SP_TOKEN"
+mkdir -p -- "$SP_DIR" "$meta/manifests" "$meta/staging"
+rm -rf -- "$meta/staging/$SP_NAME".*
+mkdir -- "$stage"
+log="$meta/$SP_NAME.push.log"
+finish() { rc=$?; rm -rf -- "$stage"; if [ $rc != 0 ] && [ -s "$log" ]; then tail -n 20 -- "$log" >&4 || true; fi; exit $rc; }
+exec 4>&2
+: > "$log"
+trap finish EXIT
+tar -xzpf - -C "$stage" --no-same-owner
+[ -f "$stage/ctl/end" ] || { echo "the stream ended early" >&2; exit 1; }
+if [ -s "$stage/ctl/sums" ]; then (cd -- "$stage" && sha256sum --quiet --strict -c ctl/sums) >&2; fi
+# From here the data is complete and verified: finish even if the client goes away.
+trap '' HUP PIPE INT TERM
+exec 3>&1 >"$log" 2>&1
+m="$meta/manifests/$SP_NAME"
+rm -f -- "$m.stat"
+mv -f -- "$stage/ctl/manifest.json" "$m.json"
+cd -- "$SP_DIR"
+if [ -s "$stage/ctl/remove" ]; then
+  xargs -0 -r rm -f -- < "$stage/ctl/remove"
+  while IFS= read -r -d '' p; do
+    d=${p%/*}; [ "$d" = "$p" ] || rmdir -p --ignore-fail-on-non-empty -- "$d" 2>/dev/null || true
+  done < "$stage/ctl/remove"
+fi
+i=0
+while IFS= read -r -d '' d; do
+  mkdir -p -- "$SP_DIR/$d"
+  (cd -- "$stage/data/$d" && xargs -0 -r mv -f -t "$SP_DIR/$d" -- < "$stage/ctl/mv.$i")
+  i=$((i+1))
+done < "$stage/ctl/dirs"
+while IFS= read -r -d '' mode && IFS= read -r -d '' p; do chmod -- "$mode" "$p"; done < "$stage/ctl/chmod"
+{ printf '%s\n' "$SP_DIGEST"; xargs -0 -r stat --printf '%s %i %Y %z %a %n\0' -- < "$stage/ctl/all"; } > "$m.stat.tmp"
+mv -f -- "$m.stat.tmp" "$m.stat"
+tail -c +$(( ${#SP_DIGEST} + 2 )) "$m.stat" >&3
+"""

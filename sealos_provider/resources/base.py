@@ -1,0 +1,234 @@
+"""What the four node-side providers share: input normalisation, validation into CheckFailures, the rules-table diff,
+one SSH session per operation, host-key TOFU across operations, redacted errors and logs, drift in outputs.
+
+Pulumi facts this leans on (../shared/spec/pulumi-dynamic-providers.md): `diff`, `update`, `delete` and `read` receive
+the old *outputs*, so outputs carry every input; numbers arrive as floats; secrets arrive as plain values; during
+preview only `check` and `diff` run and may see `Unknown`s; up to four operations run at once in one process, so
+nothing here keeps state on the provider object.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from abc import abstractmethod
+from typing import Any, Iterable, Mapping, Optional
+
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.output import Unknown
+
+from ..remote.connection import ConnectionSpec
+from ..remote.redact import Redactor
+from . import rules
+
+# Inputs every node resource has, besides its own.
+NODE_INPUTS = (
+    "resource_name",
+    "connection",
+    "internal_address",
+    "rootfs_dir",
+    "artifact_cache",
+    "arch",
+    "cluster_name",
+    "data_root",
+    "env",
+    "keep_data",
+    "image_digest",
+    "rendered",
+    "tree_digest",
+)
+
+
+def has_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, Mapping):
+        return any(has_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_unknown(v) for v in value)
+    return False
+
+
+class ProvisionError(RuntimeError):
+    """What the CLI shows when an operation fails: host, step and cause, with every secret redacted."""
+
+
+class Log:
+    """Provider log lines go to stderr, which the engine relays line by line; they carry no resource URN, so every
+    line names the resource. Secrets are redacted before anything is written."""
+
+    def __init__(self, resource: str, redactor: Redactor) -> None:
+        self.resource = resource
+        self.redactor = redactor
+
+    def __call__(self, message: str) -> None:
+        for line in str(message).splitlines() or [""]:
+            print(f"[{self.resource}] {self.redactor.redact(line)}", file=sys.stderr, flush=True)
+
+
+class NodeProvider(ResourceProvider):
+    """Base of the per-host providers. Subclasses say which inputs they have, validate their own parts, and turn
+    inputs into steps; this class does the Pulumi plumbing once."""
+
+    resource_type: str = ""  # key into rules.RULES
+    own_inputs: tuple[str, ...] = ()
+
+    # -- subclass hooks ----------------------------------------------------------------------------------------------
+    @abstractmethod
+    def validate(self, props: dict[str, Any]) -> list[tuple[str, str]]:
+        """(field, reason) problems with the resource's own inputs; `props` is already normalised."""
+
+    @abstractmethod
+    def desired(self, props: dict[str, Any]) -> dict[str, Any]:
+        """Computed locally at check time (no SSH): `rendered` {rootfs path: sha256} and `tree_digest` of this
+        resource's part of the host tree, so a preview says exactly which rendered files will change."""
+
+    @abstractmethod
+    def converge(
+        self, props: dict[str, Any], session: Any, log: Log, olds: Optional[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Run the steps on the host (`olds`: the previous outputs on update, None on create); return computed
+        outputs (besides the inputs)."""
+
+    @abstractmethod
+    def inspect(self, props: dict[str, Any], session: Any, log: Log) -> list[str]:
+        """Compare the host with the inputs; return the differences (empty: in sync)."""
+
+    @abstractmethod
+    def remove(self, props: dict[str, Any], session: Any, log: Log) -> None:
+        """Undo the steps on the host."""
+
+    def secrets(self, props: Mapping[str, Any]) -> list[str]:
+        """Values to redact: the connection's credentials plus the subclass's own."""
+        return []
+
+    def computed_outputs(self) -> tuple[str, ...]:
+        return ()
+
+    # -- helpers -----------------------------------------------------------------------------------------------------
+    def inputs_of(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        keys = NODE_INPUTS + self.own_inputs
+        return {k: props[k] for k in keys if k in props}
+
+    def secret_values(self, props: Mapping[str, Any]) -> list[str]:
+        values: list[str] = []
+        conn = props.get("connection")
+        if isinstance(conn, Mapping) and not has_unknown(conn):
+            try:
+                values += ConnectionSpec.from_dict(conn).secret_values()
+            except Exception:  # noqa: BLE001 - invalid connections are reported by check
+                pass
+        values += self.secrets(props)
+        return [v for v in values if isinstance(v, str) and v]
+
+    def redactor(self, props: Mapping[str, Any]) -> Redactor:
+        return Redactor(self.secret_values(props))
+
+    def spec(self, props: Mapping[str, Any], host_key: Optional[str] = None) -> ConnectionSpec:
+        spec = ConnectionSpec.from_dict(props["connection"])
+        if host_key and spec.host_key_policy == "tofu":
+            spec = spec.with_host_key(host_key)
+        return spec
+
+    def _session(self, props: Mapping[str, Any], log: Log, host_key: Optional[str]):
+        from ..remote.session import open_session  # paramiko only where a host is touched
+
+        return open_session(
+            self.spec(props, host_key), log=log, secrets=self.secret_values(props), name=props.get("resource_name", "")
+        )
+
+    def _fail(self, props: Mapping[str, Any], what: str, exc: BaseException) -> ProvisionError:
+        red = self.redactor(props)
+        return ProvisionError(red.redact(f"{props.get('resource_name', self.resource_type)}: {what} failed: {exc}"))
+
+    # -- ResourceProvider --------------------------------------------------------------------------------------------
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        props = rules.normalise(dict(news))
+        failures: list[CheckFailure] = []
+        conn = props.get("connection")
+        if conn is None:
+            failures.append(CheckFailure("connection", "connection is required: give at least connection.host"))
+        elif not has_unknown(conn):
+            try:
+                spec = ConnectionSpec.from_dict(conn).validate()
+                props["connection"] = {**conn, **{k: v for k, v in spec.to_dict().items() if k in conn}}
+            except Exception as exc:  # noqa: BLE001 - becomes a CheckFailure naming the field
+                failures.append(CheckFailure(getattr(exc, "field", "connection"), self.redactor(props).redact(str(exc))))
+        if not props.get("internal_address") and isinstance(conn, Mapping) and not has_unknown(conn.get("host")):
+            props["internal_address"] = conn.get("host")
+        if not has_unknown(props):
+            for field, reason in self.validate(props):
+                failures.append(CheckFailure(field, self.redactor(props).redact(reason)))
+            if not failures:
+                try:
+                    props.update(self.desired(props))
+                except Exception as exc:  # noqa: BLE001
+                    failures.append(CheckFailure(getattr(exc, "field", "rootfs_dir"), self.redactor(props).redact(str(exc))))
+        return CheckResult(props, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = [k for k in NODE_INPUTS + self.own_inputs if k in olds or k in news]
+        changed = [p for p in rules.changed_paths(olds, news, keys) if not has_unknown(_get(news, p))]
+        unknown = [p for p in keys if has_unknown(news.get(p))]
+        actions = {p: rules.action_for(self.resource_type, p) for p in changed + unknown}
+        replaces = sorted({p.split(".")[0] for p, a in actions.items() if a in (rules.REPLACE, rules.REPLACE_FIRST_DELETE)})
+        first_delete = any(a == rules.REPLACE_FIRST_DELETE for a in actions.values())
+        updates = [p for p, a in actions.items() if a == rules.UPDATE]
+        drifted = bool(olds.get("drift"))  # found by the last refresh: the next up repairs it
+        if not replaces and not updates and not drifted:
+            return DiffResult(changes=False)
+        return DiffResult(changes=True, replaces=replaces, delete_before_replace=first_delete)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._converge(props, host_key=None)
+        host = props["connection"]["host"]
+        return CreateResult(f"{props.get('resource_name', self.resource_type)}@{host}", outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        same_host = olds.get("connection", {}).get("host") == news["connection"]["host"]
+        return UpdateResult(self._converge(news, host_key=olds.get("host_key") if same_host else None, olds=olds))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        log = Log(props.get("resource_name", self.resource_type), self.redactor(props))
+        try:
+            with self._session(props, log, props.get("host_key")) as session:
+                drift = self.inspect(props, session, log)
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail(props, "refresh", exc) from None
+        for line in drift:
+            log(f"drift: {line}")
+        outs = {**props, "drift": drift}
+        return ReadResult(id_, outs, self.inputs_of(props))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        log = Log(props.get("resource_name", self.resource_type), self.redactor(props))
+        try:
+            with self._session(props, log, props.get("host_key")) as session:
+                self.remove(props, session, log)
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail(props, "delete", exc) from None
+
+    def _converge(self, props: dict[str, Any], host_key: Optional[str], olds: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+        log = Log(props.get("resource_name", self.resource_type), self.redactor(props))
+        started = time.monotonic()
+        try:
+            with self._session(props, log, host_key) as session:
+                computed = self.converge(props, session, log, olds)
+                seen_key = session.host_key
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail(props, "update" if olds is not None else "create", exc) from None
+        log(f"done in {time.monotonic() - started:.1f}s")
+        return {**self.inputs_of(props), **computed, "host_key": seen_key, "drift": []}
+
+
+def _get(d: Mapping[str, Any], dotted: str) -> Any:
+    cur: Any = d
+    for part in dotted.split("."):
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def secret_paths(props: Mapping[str, Any], paths: Iterable[str]) -> list[str]:
+    return [str(v) for v in (_get(props, p) for p in paths) if isinstance(v, str) and v]

@@ -1,0 +1,118 @@
+"""ContainerRuntime: Docker and cri-dockerd on one host, from the rootfs's init-docker.sh and init-cri-dockerd.sh.
+
+Create pushes the rootfs base (only changed files), runs `check`, maps the registry domain in /etc/hosts, and installs
+Docker (daemon.json with data-root = criData and the registry as an insecure registry) and cri-dockerd. Delete runs
+the clean scripts, which remove exactly what the install recorded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from ..steps.base import run_steps, undo_steps
+from ..steps.common import drift as component_drift
+from ..steps.context import HostContext
+from ..steps.layout import RUNTIME
+from ..steps.runtime import RuntimePlan, runtime_steps
+from .args import ConnectionArgs, EnvArgs, NodeArgs, node_props
+from .base import Log, NodeProvider
+from .hosttree import desired_part, host_env, load_image, merged_env, paths_of
+
+
+class ContainerRuntimeProvider(NodeProvider):
+    resource_type = "ContainerRuntime"
+    own_inputs = ("registry_address",)
+
+    def secrets(self, props: Mapping[str, Any]) -> list[str]:
+        pw = (props.get("env") or {}).get("registry_password")
+        return [pw] if isinstance(pw, str) else []
+
+    def validate(self, props: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = []
+        addr = props.get("registry_address") or props.get("internal_address")
+        try:
+            ipaddress.ip_address(str(addr))
+        except ValueError:
+            problems.append(
+                ("registry_address", f"{addr!r} is not an IP address: give the registry host's address as other nodes reach it")
+            )
+        return problems
+
+    def _plan(self, props: Mapping[str, Any]) -> RuntimePlan:
+        image = load_image(props)
+        env = merged_env(image, props)
+        want = desired_part(image, env, RUNTIME)
+        flat = host_env(env, props)
+        flat.pop("registryPassword", None)  # the runtime's scripts never need it
+        return RuntimePlan(
+            tree=want.tree,
+            env=flat,
+            hooks={"check": image.kubefile.hook("check"), "clean": image.kubefile.hook("clean")},
+            registry_address=str(props.get("registry_address") or props["internal_address"]),
+        )
+
+    def desired(self, props: dict[str, Any]) -> dict[str, Any]:
+        image = load_image(props)
+        env = merged_env(image, props)
+        out = desired_part(image, env, RUNTIME).as_inputs()
+        out["registry_address"] = props.get("registry_address") or props["internal_address"]
+        return out
+
+    def _context(self, props: Mapping[str, Any], session: Any, log: Log, plan: RuntimePlan) -> HostContext:
+        return HostContext(session, paths_of(props), plan.env, log, props["connection"]["host"], plan.fact_query())
+
+    def converge(self, props, session, log, olds) -> dict[str, Any]:
+        plan = self._plan(props)
+        report = run_steps(self._context(props, session, log, plan), runtime_steps(plan))
+        return {"last_run": report.as_dict(), "installed": plan.targets}
+
+    def inspect(self, props, session, log) -> list[str]:
+        plan = self._plan(props)
+        return component_drift(self._context(props, session, log, plan), RUNTIME, plan.targets)
+
+    def remove(self, props, session, log) -> None:
+        plan = self._plan(props)
+        undo_steps(self._context(props, session, log, plan), runtime_steps(plan))
+
+
+@dataclass
+class ContainerRuntimeArgs(NodeArgs):
+    """`registry_address`: the address the registry domain maps to in this host's /etc/hosts (the registry host's
+    internal address; default: this host's own, for a single node)."""
+
+    registry_address: Optional[pulumi.Input[str]] = None
+
+
+class ContainerRuntime(Resource, module="sealos", name="ContainerRuntime"):
+    """Docker + cri-dockerd installed from the rootfs on one host (type token fixed: renaming breaks old stacks)."""
+
+    connection: pulumi.Output[dict]
+    internal_address: pulumi.Output[str]
+    registry_address: pulumi.Output[str]
+    env: pulumi.Output[dict]
+    rendered: pulumi.Output[dict]
+    tree_digest: pulumi.Output[str]
+    installed: pulumi.Output[dict]
+    host_key: pulumi.Output[str]
+    drift: pulumi.Output[list]
+    last_run: pulumi.Output[dict]
+    rootfs_dir: pulumi.Output[str]
+    artifact_cache: pulumi.Output[str]
+    arch: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    data_root: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, args: ContainerRuntimeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        props = node_props(resource_name, args)
+        props["registry_address"] = args.registry_address
+        for out in ("rendered", "tree_digest", "installed", "host_key", "drift", "last_run"):
+            props.setdefault(out, None)
+        super().__init__(ContainerRuntimeProvider(), resource_name, props, opts)
+
+
+__all__ = ["ContainerRuntime", "ContainerRuntimeArgs", "ConnectionArgs", "EnvArgs", "ContainerRuntimeProvider"]

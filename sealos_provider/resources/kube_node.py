@@ -1,0 +1,191 @@
+"""KubeNode: a Kubernetes node on one host: registry login, image-cri-shim, kubelet/kubeadm/kubectl, then `kubeadm init`
+on the first control plane and `kubeadm join` on every other node.
+
+The first control plane makes the bootstrap token and certificate key (kept across updates) and outputs them with the
+CA hash as the secret `join` output; other nodes take it as input, so Pulumi's graph orders init before joins.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from ..steps.base import run_steps, undo_steps
+from ..steps.common import drift as component_drift
+from ..steps.context import HostContext
+from ..steps.kube import CONTROL_PLANE, ROLES, KubePlan, kube_steps
+from ..steps.kubeadm import KubeadmSettings, ca_cert_hash, new_certificate_key, new_token
+from ..steps.layout import KUBE
+from .args import NodeArgs, node_props
+from .base import Log, NodeProvider
+from .hosttree import desired_part, host_env, load_image, merged_env, paths_of
+
+
+class KubeNodeProvider(NodeProvider):
+    resource_type = "KubeNode"
+    own_inputs = ("role", "first", "node_name", "kubeadm", "registry_endpoint", "apiserver_address", "join")
+
+    def secrets(self, props: Mapping[str, Any]) -> list[str]:
+        out = []
+        pw = (props.get("env") or {}).get("registry_password")
+        if isinstance(pw, str):
+            out.append(pw)
+        for source in (props.get("join") or {}, props.get("join_secret") or {}):
+            out += [source.get("token", ""), source.get("certificate_key", "")]
+        return [s for s in out if s]
+
+    def validate(self, props: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = []
+        role = props.get("role")
+        if role not in ROLES:
+            problems.append(("role", f"must be one of {', '.join(ROLES)}, got {role!r}"))
+        if props.get("first") and role == "worker":
+            problems.append(("control_plane", "a worker needs control_plane=<the first control-plane KubeNode>: only a control plane runs kubeadm init"))
+        if not props.get("first") and not props.get("join"):
+            problems.append(("control_plane", "a node that is not the first control plane needs control_plane=<the first control-plane KubeNode>"))
+        try:
+            KubeadmSettings.from_inputs(props.get("kubeadm"))
+        except (TypeError, ValueError) as exc:
+            problems.append(("kubeadm", str(exc)))
+        pw = (props.get("env") or {}).get("registry_password", "")
+        if ":" in str(pw):
+            problems.append(
+                ("env.registry_password", "image-cri-shim splits its `auth: user:password` on ':' and would send a wrong password; choose a password without ':'")
+            )
+        for field in ("apiserver_address", "internal_address"):
+            value = props.get(field)
+            if value:
+                try:
+                    ipaddress.ip_address(str(value))
+                except ValueError:
+                    problems.append((field, f"{value!r} is not an IP address"))
+        return problems
+
+    def desired(self, props: dict[str, Any]) -> dict[str, Any]:
+        image = load_image(props)
+        env = merged_env(image, props)
+        out = desired_part(image, env, KUBE).as_inputs()
+        out["node_name"] = props.get("node_name") or props["resource_name"]
+        out["apiserver_address"] = props.get("apiserver_address") or props["internal_address"]
+        return out
+
+    def _plan(self, props: Mapping[str, Any], join_secret: Mapping[str, str]) -> KubePlan:
+        image = load_image(props)
+        env = merged_env(image, props)
+        want = desired_part(image, env, KUBE)
+        first = bool(props.get("first"))
+        join = join_secret if first else (props.get("join") or {})
+        return KubePlan(
+            tree=want.tree,
+            env=host_env(env, props),
+            hooks={"auth": image.kubefile.hook("auth") or "bash auth.sh"},
+            role=props["role"],
+            first=first,
+            node_name=props.get("node_name") or props["resource_name"],
+            advertise_address=props["internal_address"],
+            apiserver_address=props.get("apiserver_address") or props["internal_address"],
+            token=join.get("token", ""),
+            certificate_key=join.get("certificate_key", ""),
+            ca_hash=join.get("ca_hash", ""),
+            settings=KubeadmSettings.from_inputs(props.get("kubeadm")),
+        )
+
+    def _context(self, props, session, log, plan: KubePlan) -> HostContext:
+        paths = paths_of(props)
+        return HostContext(session, paths, plan.env, log, props["connection"]["host"], plan.fact_query(paths.state))
+
+    def converge(self, props, session, log, olds) -> dict[str, Any]:
+        previous = (olds or {}).get("join_secret") or {}
+        join_secret = {
+            "token": previous.get("token") or new_token(),
+            "certificate_key": previous.get("certificate_key") or new_certificate_key(),
+        }
+        plan = self._plan(props, join_secret)
+        report = run_steps(self._context(props, session, log, plan), kube_steps(plan))
+        out: dict[str, Any] = {"last_run": report.as_dict(), "installed": plan.targets}
+        if plan.first:
+            ca = session.read_file("/etc/kubernetes/pki/ca.crt")
+            if not ca:
+                raise RuntimeError("kubeadm init finished but /etc/kubernetes/pki/ca.crt is missing")
+            settings = plan.settings
+            join_secret = {
+                **join_secret,
+                "ca_hash": ca_cert_hash(ca),
+                "endpoint": f"{settings.apiserver_domain}:{settings.apiserver_port}",
+                "apiserver_address": plan.advertise_address,
+            }
+            out["join_secret"] = join_secret
+            admin = session.read_file("/etc/kubernetes/admin.conf")
+            out["kubeconfig"] = admin.decode() if admin else ""
+        return out
+
+    def inspect(self, props, session, log) -> list[str]:
+        plan = self._plan(props, props.get("join_secret") or {})
+        ctx = self._context(props, session, log, plan)
+        problems = component_drift(ctx, KUBE, plan.targets, units=("image-cri-shim.service",))
+        if not ctx.facts.exists(plan.done_path()):
+            problems.append(f"{plan.done_path()} is missing: the node is not {'initialised' if plan.first else 'joined'}")
+        return problems
+
+    def remove(self, props, session, log) -> None:
+        plan = self._plan(props, props.get("join_secret") or {})
+        undo_steps(self._context(props, session, log, plan), kube_steps(plan))
+
+
+@dataclass
+class KubeNodeArgs(NodeArgs):
+    """`role`: control-plane or worker. `runtime`: this host's ContainerRuntime. `registry`: the Registry (its endpoint is logged in to first). `control_plane`:
+    the first control-plane KubeNode, for every other node (absent on the first control plane). `kubeadm`: overrides of
+    sealos's kubeadm defaults (pod_subnet, service_subnet, apiserver_domain, apiserver_port, image_repository, ...)."""
+
+    role: pulumi.Input[str] = CONTROL_PLANE
+    runtime: Any = None
+    registry: Any = None
+    control_plane: Any = None
+    node_name: Optional[pulumi.Input[str]] = None
+    kubeadm: Optional[Mapping[str, Any]] = None
+
+
+class KubeNode(Resource, module="sealos", name="KubeNode"):
+    """A Kubernetes node (type token fixed: renaming breaks old stacks)."""
+
+    connection: pulumi.Output[dict]
+    internal_address: pulumi.Output[str]
+    role: pulumi.Output[str]
+    node_name: pulumi.Output[str]
+    join_secret: pulumi.Output[dict]
+    kubeconfig: pulumi.Output[str]
+    rendered: pulumi.Output[dict]
+    installed: pulumi.Output[dict]
+    host_key: pulumi.Output[str]
+    drift: pulumi.Output[list]
+    last_run: pulumi.Output[dict]
+
+    def __init__(self, resource_name: str, args: KubeNodeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        if args.registry is None or args.runtime is None:
+            raise TypeError(
+                "KubeNode needs runtime=<this host's ContainerRuntime> and registry=<the Registry>: "
+                "it runs on that Docker and logs in to that registry before anything else"
+            )
+        props = node_props(resource_name, args)
+        props["role"] = args.role
+        props["first"] = args.control_plane is None
+        props["node_name"] = args.node_name
+        props["kubeadm"] = dict(args.kubeadm or {})
+        props["registry_endpoint"] = args.registry.endpoint
+        depends = [args.runtime, args.registry]
+        if args.control_plane is not None:
+            props["join"] = args.control_plane.join_secret
+            props["apiserver_address"] = args.control_plane.internal_address
+            depends.append(args.control_plane)
+        for out in ("join_secret", "kubeconfig", "rendered", "tree_digest", "installed", "host_key", "drift", "last_run"):
+            props.setdefault(out, None)
+        opts = pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(depends_on=depends, additional_secret_outputs=["join_secret", "kubeconfig", "join"]),
+        )
+        super().__init__(KubeNodeProvider(), resource_name, props, opts)

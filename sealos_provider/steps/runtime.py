@@ -1,0 +1,103 @@
+"""The container runtime on one host: rootfs base, preflight check, registry hosts entry, Docker, cri-dockerd.
+
+Order follows `sealos run` (check, hosts entry, runtime), with one difference that fixes sealos's first-start flaw:
+daemon.json is in place before Docker first starts (init-docker.sh), so data-root and the insecure registry apply
+from the start.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..filetree import FileEntry
+from .base import Step
+from .common import config_targets, configs_match, push_step, remove_empty_dirs_script
+from .context import HostContext
+from .facts import FactQuery, query
+from .hosts_file import ensure_entry_script, remove_entry_script
+from .layout import RUNTIME, UNITS, select
+
+DOCKER_TARGETS = ("/etc/docker/daemon.json", "/etc/systemd/system/docker.service")
+CRI_DOCKERD_TARGETS = ("/etc/systemd/system/cri-docker.service", "/etc/systemd/system/cri-docker.socket")
+
+
+@dataclass(frozen=True)
+class RuntimePlan:
+    """Everything the runtime steps need, computed locally (no SSH) from the inputs."""
+
+    tree: tuple[FileEntry, ...]  # the whole rendered host tree; the runtime pushes its own part
+    env: Mapping[str, str]
+    hooks: Mapping[str, str]  # check / clean commands from the Kubefile
+    registry_address: str  # the address the registry domain maps to on this host
+
+    @property
+    def part(self) -> list[FileEntry]:
+        return select(self.tree, RUNTIME)
+
+    @property
+    def targets(self) -> dict[str, str]:
+        return config_targets(RUNTIME, self.part, self.env)
+
+    def fact_query(self) -> FactQuery:
+        return query(files=self.targets.keys(), units=UNITS[RUNTIME], paths=[self.env.get("criData", "/var/lib/docker")])
+
+
+def _subset(targets: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    return {k: v for k, v in targets.items() if k in names}
+
+
+def runtime_steps(plan: RuntimePlan) -> list[Step]:
+    targets = plan.targets
+    domain = plan.env["registryDomain"]
+
+    def check(ctx: HostContext) -> None:
+        ctx.hook(plan.hooks["check"], step="check")
+
+    def hosts_entry(ctx: HostContext) -> None:
+        out = ctx.run(ensure_entry_script(plan.registry_address, domain), step="registry hosts entry").stdout
+        ctx.log(f"/etc/hosts: {domain} -> {plan.registry_address} ({str(out).strip()})")
+
+    def hosts_entry_undo(ctx: HostContext) -> None:
+        ctx.run(remove_entry_script(domain), step="remove registry hosts entry")
+
+    def docker_done(ctx: HostContext) -> bool:
+        return ctx.facts.active("docker.service") and configs_match(ctx, _subset(targets, DOCKER_TARGETS))
+
+    def cri_dockerd_done(ctx: HostContext) -> bool:
+        return (
+            ctx.facts.active("cri-docker.service")
+            and ctx.facts.active("cri-docker.socket")
+            and configs_match(ctx, _subset(targets, CRI_DOCKERD_TARGETS))
+        )
+
+    def remove_dirs(ctx: HostContext) -> None:
+        ctx.run(remove_empty_dirs_script([ctx.paths.rootfs, ctx.paths.state]), step="remove empty product dirs")
+        # The cluster and data-root dirs go only when nothing else lives there.
+        ctx.run(
+            f"rmdir {shlex.quote(ctx.paths.cluster_dir)} 2>/dev/null || true; "
+            f"rmdir {shlex.quote(posixpath.dirname(ctx.paths.cluster_dir))} 2>/dev/null || true; "
+            f"rmdir {shlex.quote(ctx.paths.data_root)} 2>/dev/null || true\n",
+            step="remove empty product dirs",
+        )
+
+    return [
+        Step("product directories", apply=lambda ctx: None, undo=remove_dirs),
+        push_step(RUNTIME, plan.part),
+        Step("check host (check hook)", apply=check, done=docker_done),
+        Step(f"hosts entry {domain}", apply=hosts_entry, undo=hosts_entry_undo),
+        Step(
+            "install Docker (init-docker.sh)",
+            apply=lambda ctx: ctx.hook("bash init-docker.sh", step="init-docker"),
+            done=docker_done,
+            undo=lambda ctx: ctx.hook("bash clean-docker.sh", step="clean-docker"),
+        ),
+        Step(
+            "install cri-dockerd (init-cri-dockerd.sh)",
+            apply=lambda ctx: ctx.hook("bash init-cri-dockerd.sh", step="init-cri-dockerd"),
+            done=cri_dockerd_done,
+            undo=lambda ctx: ctx.hook("bash clean-cri-dockerd.sh", step="clean-cri-dockerd"),
+        ),
+    ]

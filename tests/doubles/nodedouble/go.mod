@@ -1,0 +1,3 @@
+module sealos-provider.local/nodedouble
+
+go 1.21

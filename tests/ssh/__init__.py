@@ -1,0 +1,1 @@
+"""Tests of sealos_provider.remote against real OpenSSH servers."""
