@@ -34,9 +34,11 @@ from sealos_provider.filetree import scan_dir  # noqa: E402
 from sealos_provider.remote import dial  # noqa: E402
 from sealos_provider.remote.session import open_session  # noqa: E402
 
-WORDS = ("apiVersion kind metadata name namespace spec containers image registry port path mount volume "
-         "kubelet cgroupDriver systemd docker cri socket address token certificate endpoint timeout "
-         "enable disable true false server client config level info debug warn").split()
+WORDS = (
+    "apiVersion kind metadata name namespace spec containers image registry port path mount volume "
+    "kubelet cgroupDriver systemd docker cri socket address token certificate endpoint timeout "
+    "enable disable true false server client config level info debug warn"
+).split()
 
 
 def free_port() -> int:
@@ -52,8 +54,10 @@ def start_sshd(root: Path) -> tuple[subprocess.Popen, int]:
     (root / "authorized_keys").write_text((root / "id.pub").read_text())
     port = free_port()
     cfg = root / "sshd_config"
-    cfg.write_text(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/host_key\nPidFile {root}/sshd.pid\n"
-                   f"UsePAM no\nStrictModes no\nPermitRootLogin yes\nAuthorizedKeysFile {root}/authorized_keys\n")
+    cfg.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/host_key\nPidFile {root}/sshd.pid\n"
+        f"UsePAM no\nStrictModes no\nPermitRootLogin yes\nAuthorizedKeysFile {root}/authorized_keys\n"
+    )
     subprocess.run(["/usr/sbin/sshd", "-t", "-f", str(cfg)], check=True)
     proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(cfg), "-E", str(root / "sshd.log")])
     for _ in range(100):
@@ -97,7 +101,8 @@ def paramiko_ceiling(port: int, key: paramiko.PKey, total: int, *, tuned: bool) 
         t = paramiko.Transport(sock, default_window_size=dial.WINDOW_SIZE, default_max_packet_size=dial.MAX_PACKET)
         opts = t.get_security_options()
         opts.ciphers = tuple(c for c in dial.PREFERRED_CIPHERS if c in opts.ciphers) + tuple(
-            c for c in opts.ciphers if c not in dial.PREFERRED_CIPHERS)
+            c for c in opts.ciphers if c not in dial.PREFERRED_CIPHERS
+        )
     else:
         t = paramiko.Transport(sock)
     t.start_client(timeout=10)
@@ -113,17 +118,16 @@ def paramiko_ceiling(port: int, key: paramiko.PKey, total: int, *, tuned: bool) 
     chan.shutdown_write()
     chan.recv_exit_status()
     elapsed = time.monotonic() - started
-    cipher = t.local_cipher
     t.close()
-    print(f"  paramiko {'tuned' if tuned else 'default'} cipher={cipher}: {total / elapsed / 1e6:.0f} MB/s",
-          file=sys.stderr)
     return elapsed
 
 
 def openssh_baseline(port: int, root: Path, src: Path, dest: Path) -> float:
     dest.mkdir()
-    ssh = (f"ssh -p {port} -i {root}/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-           f"-o LogLevel=ERROR root@127.0.0.1")
+    ssh = (
+        f"ssh -p {port} -i {root}/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        f"-o LogLevel=ERROR root@127.0.0.1"
+    )
     started = time.monotonic()
     subprocess.run(f"tar -C {src} -cf - . | {ssh} 'tar -C {dest} -xf -'", shell=True, check=True)
     return time.monotonic() - started
@@ -134,6 +138,12 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each throughput measurement, interleaved; the best is reported (a shared machine is noisy)",
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="sp-bench-"))
     proc, port = start_sshd(root)
@@ -143,18 +153,35 @@ def main() -> None:
         entries = scan_dir(src)
         tree_bytes = sum(e.size for e in entries)
         key = paramiko.Ed25519Key.from_private_key_file(str(root / "id"))
-        spec = {"host": "127.0.0.1", "port": port, "private_key": (root / "id").read_text(),
-                "host_key_policy": "insecure"}
+        spec = {
+            "host": "127.0.0.1",
+            "port": port,
+            "private_key": (root / "id").read_text(),
+            "host_key_policy": "insecure",
+        }
 
-        ceiling = paramiko_ceiling(port, key, tree_bytes, tuned=True)
-        ceiling_default = paramiko_ceiling(port, key, tree_bytes, tuned=False)
-        baseline = openssh_baseline(port, root, src, root / "baseline")
-
+        ceilings, defaults, baselines, firsts = [], [], [], []
         dest = root / "pushed"
+        first = None
+        for n in range(args.repeat):
+            ceilings.append(paramiko_ceiling(port, key, tree_bytes, tuned=True))
+            defaults.append(paramiko_ceiling(port, key, tree_bytes, tuned=False))
+            shutil.rmtree(root / "baseline", ignore_errors=True)
+            baselines.append(openssh_baseline(port, root, src, root / "baseline"))
+            shutil.rmtree(dest, ignore_errors=True)
+            with open_session(spec) as s:
+                t0 = time.monotonic()
+                stats = s.push_tree(entries, str(dest), manifest_name="bench")
+                firsts.append(time.monotonic() - t0)
+            if first is None or firsts[-1] == min(firsts):
+                first = stats
+            print(
+                f"  run {n + 1}: ceiling {ceilings[-1]:.2f}s, openssh {baselines[-1]:.2f}s, "
+                f"first push {firsts[-1]:.2f}s",
+                file=sys.stderr,
+            )
+        ceiling, ceiling_default, baseline, t_first = min(ceilings), min(defaults), min(baselines), min(firsts)
         with open_session(spec) as s:
-            t0 = time.monotonic()
-            first = s.push_tree(entries, str(dest), manifest_name="bench")
-            t_first = time.monotonic() - t0
             t0 = time.monotonic()
             again = s.push_tree(entries, str(dest), manifest_name="bench")
             t_again = time.monotonic() - t0
@@ -169,16 +196,29 @@ def main() -> None:
 
         mb = tree_bytes / 1e6
         rows = [
-            ("tree", f"{len(entries)} files, {mb:.1f} MB", ""),
+            (
+                "tree",
+                "",
+                f"{len(entries)} files, {mb:.1f} MB; best of {args.repeat} runs; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+            ),
             ("paramiko ceiling (tuned: AES-GCM, 16 MiB window)", f"{ceiling:.2f} s", f"{mb / ceiling:.0f} MB/s"),
             ("paramiko ceiling (library defaults)", f"{ceiling_default:.2f} s", f"{mb / ceiling_default:.0f} MB/s"),
             ("OpenSSH tar c | ssh tar x", f"{baseline:.2f} s", f"{mb / baseline:.0f} MB/s"),
-            ("push_tree first push", f"{t_first:.2f} s",
-             f"{first.bytes_sent / 1e6:.1f} MB sent; {t_first / baseline:.2f}x OpenSSH, {t_first / ceiling:.2f}x ceiling"),
-            ("push_tree re-push, unchanged", f"{t_again:.2f} s",
-             f"{again.bytes_sent} bytes sent ({100 * again.bytes_sent / tree_bytes:.4f}% of tree), {again.files_sent} files"),
-            ("push_tree re-push, one 1 MiB file changed", f"{t_changed:.2f} s",
-             f"{changed.bytes_sent / 1e6:.3f} MB sent, {changed.files_sent} file(s)"),
+            (
+                "push_tree first push",
+                f"{t_first:.2f} s",
+                f"{first.bytes_sent / 1e6:.1f} MB sent; {t_first / baseline:.2f}x OpenSSH, {t_first / ceiling:.2f}x ceiling",
+            ),
+            (
+                "push_tree re-push, unchanged",
+                f"{t_again:.2f} s",
+                f"{again.bytes_sent} bytes sent ({100 * again.bytes_sent / tree_bytes:.4f}% of tree), {again.files_sent} files",
+            ),
+            (
+                "push_tree re-push, one 1 MiB file changed",
+                f"{t_changed:.2f} s",
+                f"{changed.bytes_sent / 1e6:.3f} MB sent, {changed.files_sent} file(s)",
+            ),
             ("pushed tree identical to source", "yes" if check.returncode == 0 else "NO", ""),
         ]
         width = max(len(r[0]) for r in rows)

@@ -6,7 +6,7 @@ Config (the project namespace, `sealos-provider:`):
   any of `registry`, `control-plane`, `worker` (a node without roles only gets the container runtime).
 - `sshPrivateKey` (secret): key text used for nodes that have no `privateKeyPath`.
 - `registryUsername`, `registryPassword` (secret); `env`: further env overrides in snake_case (cri_data, ...).
-- `components`: which of runtime, registry, kube to install (default: all three).
+- `components`: which of runtime (Docker), cri (cri-dockerd), registry, kube to install (default: all four).
 - `rootfsDir`, `artifactCache`, `keepData`, `clusterName`, `dataRoot`.
 """
 
@@ -35,7 +35,7 @@ def _connection(node: dict[str, Any], default_key: Optional[pulumi.Output]) -> d
     if node.get("privateKeyPath"):
         conn["private_key"] = pulumi.Output.secret(Path(node["privateKeyPath"]).expanduser().read_text())
     elif default_key is not None:
-        conn["private_key"] = default_key.apply(lambda key: key or None)  # "" (the declared default) means unset
+        conn["private_key"] = default_key
     for src, dst in (("hostKeyPolicy", "host_key_policy"), ("hostKey", "host_key"), ("password", "password")):
         if node.get(src):
             conn[dst] = node[src]
@@ -47,7 +47,7 @@ def program() -> None:
     nodes: list[dict[str, Any]] = cfg.require_object("nodes")
     if not nodes:
         raise ValueError("config `nodes` is empty: list at least one node (host, port, user, privateKeyPath)")
-    components = cfg.get_object("components") or ["runtime", "registry", "kube"]
+    components = cfg.get_object("components") or ["runtime", "cri", "registry", "kube"]
     default_key = cfg.get_secret("sshPrivateKey")
     env: dict[str, Any] = dict(cfg.get_object("env") or {})
     if cfg.get("registryUsername"):
@@ -80,6 +80,7 @@ def program() -> None:
                 internal_address=node.get("internalAddress"),
                 env=env,
                 registry_address=registry_address,
+                cri_dockerd="cri" in components,
                 **common,
             ),
         )
@@ -101,7 +102,7 @@ def program() -> None:
         pulumi.export("registry_url", registry.url)
 
     kube_nodes: dict[str, KubeNode] = {}
-    if "kube" in components and registry is not None:
+    if "kube" in components and "cri" in components and registry is not None:
         masters = [n for n in nodes if "control-plane" in n.get("roles", [])]
         workers = [n for n in nodes if "worker" in n.get("roles", [])]
         first: Optional[KubeNode] = None

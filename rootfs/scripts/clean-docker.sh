@@ -27,15 +27,24 @@ if is_recorded created "$BIN_DIR/dockerd"; then ours=true; fi
 stop_unit docker.service
 stop_unit docker.socket
 
-step "removing what init-docker.sh created (criData=$criData)"
-clean_records || die "some recorded paths could not be removed (see the warnings above)"
-
 if [[ "$ours" == true ]]; then
+  # Best effort, before the records go: what our dockerd left behind that no record lists.
   step "removing docker's runtime leftovers"
-  rm -rf -- "$(host_path /run/docker)" "$(host_path /run/docker.sock)" "$(host_path /run/docker.pid)"
-  if command_exists ip && ip link show docker0 >/dev/null 2>&1; then
+  run_dir="$(host_path /run/docker)"
+  while IFS= read -r mount_point; do
+    umount -l -- "$mount_point" 2>/dev/null || warn "could not unmount $mount_point"
+  done < <(awk -v p="$run_dir/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+  rm -rf -- "$run_dir" "$(host_path /run/docker.sock)" "$(host_path /run/docker.pid)" ||
+    warn "could not remove everything under $run_dir"
+  # dockerd's containerd shims leave an empty /run/containerd/s; rmdir keeps a system containerd's files.
+  rmdir -- "$(host_path /run/containerd/s)" "$(host_path /run/containerd)" 2>/dev/null || true
+  if is_recorded dirs "$(host_path /etc/docker)"; then rm -f -- "$(host_path /etc/docker/key.json)"; fi
+  if [[ -z "$HOST_ROOT" ]] && command_exists ip && ip link show docker0 >/dev/null 2>&1; then
     ip link delete docker0 || warn "could not delete the docker0 bridge"
   fi
 fi
+
+step "removing what init-docker.sh created (criData=$criData)"
+clean_records || die "some recorded paths could not be removed (see the warnings above)"
 reload_if_systemd
 log "docker cleaned"

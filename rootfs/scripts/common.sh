@@ -371,6 +371,7 @@ stop_unit() {
   if systemctl cat -- "$unit" >/dev/null 2>&1; then
     systemctl stop -- "$unit" 2>/dev/null || warn "could not stop $unit"
     systemctl disable -- "$unit" >/dev/null 2>&1 || true
+    systemctl reset-failed -- "$unit" >/dev/null 2>&1 || true
   fi
 }
 
@@ -389,7 +390,7 @@ socket_exists() { [[ -S "$1" ]]; }
 
 # unit_diagnostics UNIT: the last journal lines of UNIT, for an error message.
 unit_diagnostics() {
-  if command_exists journalctl; then journalctl -u "$1" -n 20 --no-pager 2>/dev/null || true; fi
+  if command_exists journalctl; then journalctl -u "$1" -n 40 --no-pager 2>/dev/null || true; fi
 }
 
 # ---------------------------------------------------------------------------------------------------------------------

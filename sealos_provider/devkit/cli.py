@@ -6,7 +6,6 @@ time goes.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -105,5 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     label = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
-    print(f"{label}: done in {time.monotonic() - start:.1f}s", file=sys.stderr if args.command == "pulumi" else sys.stdout)
+    # `pulumi` keeps stdout for the bin dir alone, so scripts can capture it
+    out = sys.stderr if args.command == "pulumi" else sys.stdout
+    print(f"{label}: done in {time.monotonic() - start:.1f}s", file=out)
     return 0

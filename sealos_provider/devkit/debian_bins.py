@@ -5,6 +5,7 @@ client in /usr/local/bin), so binaries are looked up in the package's own file l
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -18,6 +19,22 @@ def package_version(package: str) -> str:
     if proc.returncode != 0 or "install ok installed" not in proc.stdout:
         raise DevkitError(f"Debian package {package} is not installed: apt-get install -y {package}")
     return proc.stdout.split()[-1]
+
+
+def _installed(package: str) -> bool:
+    proc = run(["dpkg-query", "-W", "-f=${Status}", package], check=False)
+    return proc.returncode == 0 and "install ok installed" in proc.stdout
+
+
+def ensure_packages(packages: list[str] | tuple[str, ...], log=print) -> list[str]:
+    """apt-get install the Debian packages that are missing (a fresh CI machine has none); returns what it installed."""
+    missing = [p for p in packages if not _installed(p)]
+    if missing:
+        log(f"apt-get install {' '.join(missing)}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        run(["apt-get", "update"], env=env, timeout=600)
+        run(["apt-get", "install", "-y", "--no-install-recommends", *missing], env=env, timeout=1800)
+    return missing
 
 
 def package_binary(package: str, name: str) -> Path:

@@ -110,16 +110,21 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
     engine.ensure_engine(log=_log)
     node_image.ensure_node_image(log=_log)
     bin_dir = pulumi_cli.ensure_pulumi(log=_log)
-    cache = local_artifacts.ensure_artifacts("real", log=_log)
-    filled = local_artifacts.filled_components(cache)
-    wanted = components or [c for c in ("runtime", "registry", "kube") if c in filled]
-    skipped = [c for c in ("runtime", "registry", "kube") if c not in wanted]
+    from ..image.artifacts import ArtifactStore
+
+    local_artifacts.ensure_artifacts("real", log=_log)
+    cache = local_artifacts.artifact_cache_dir("real")  # None: the image layer's default cache
+    store = ArtifactStore(cache_dir=cache)
+    filled = [c for c in ("runtime", "cri", "registry", "kube") if not store.missing({c})]
+    wanted = components or [c for c in ("runtime", "cri", "registry", "kube") if c in filled]
+    skipped = [c for c in ("runtime", "cri", "registry", "kube") if c not in wanted]
 
     node_list = _running_nodes(count)
     state_dir = DEMO_DIR / "state" / project_dir.name
     if node_list is None:
         _log(f"starting {count} node containers ({PREFIX}-1..{count})")
         nodeset = nodes.start_nodes(count, prefix=PREFIX, keep=True)
+        DEMO_DIR.mkdir(parents=True, exist_ok=True)
         nodeset.write_json(DEMO_DIR / "nodes.json")
         node_list = json.loads((DEMO_DIR / "nodes.json").read_text())
         if isinstance(node_list, dict):
@@ -147,7 +152,7 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
                 for i, n in enumerate(node_list)
             ],
             "components": wanted,
-            "artifactCache": str(cache),
+            "artifactCache": str(cache) if cache else "",
         },
     )
     from pulumi import automation as auto

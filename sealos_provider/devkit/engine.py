@@ -54,4 +54,6 @@ def ensure_engine(timeout: float = 90.0, log=print) -> str:
             return done
         time.sleep(0.5)
     tail = DOCKERD_LOG.read_text(errors="replace").splitlines()[-10:] if DOCKERD_LOG.exists() else []
-    raise DevkitError("dockerd did not answer within %.0fs; last lines of %s:\n%s" % (timeout, DOCKERD_LOG, "\n".join(tail)))
+    raise DevkitError(
+        f"dockerd did not answer within {timeout:.0f}s; last lines of {DOCKERD_LOG}:\n" + "\n".join(tail)
+    )

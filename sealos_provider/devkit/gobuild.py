@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import cache_root
+from .paths import cache_lock, cache_root
 from .proc import DevkitError, run
 
 
@@ -43,6 +43,11 @@ def go_binary() -> str:
 
 def build_go_tool(tool: GoTool, log=print) -> Path:
     """Return the built binary for ``tool``; raises DevkitError with the recorded reason when it cannot be built."""
+    with cache_lock(f"gobuild-{tool.name}"):
+        return _build(tool, log)
+
+
+def _build(tool: GoTool, log) -> Path:
     out_dir = cache_root() / "gobuild" / f"{tool.name}-{tool.version}"
     binary = out_dir / tool.name
     record = out_dir / "failed.json"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 class KeyPair:
     """An ed25519 key pair: ``private_key`` is OpenSSH PEM text, ``public_key`` the authorized_keys line."""
 
-    private_key: str
+    private_key: str = field(repr=False)
     public_key: str
     path: Path
 

@@ -22,9 +22,9 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from .debian_bins import package_binary, package_version
+from .debian_bins import ensure_packages, package_binary, package_version
 from .gobuild import GO_TOOLS, build_go_tool, go_binary
-from .paths import REPO_ROOT, cache_root
+from .paths import REPO_ROOT, cache_lock, cache_root
 from .proc import DevkitError, run
 from .registry_image import save_registry_image
 
@@ -42,6 +42,7 @@ DOCKER_BINARIES: dict[str, tuple[str, str]] = {
     "ctr": ("containerd", "ctr"),
     "runc": ("runc", "runc"),
 }
+HOST_PACKAGES = ("docker.io", "containerd", "runc", "tini", "docker-registry", "conntrack", "lsof")
 DOUBLE_SLOTS = {  # slot path -> role of the double
     "bin/kubeadm": "kubeadm", "bin/kubelet": "kubelet", "bin/kubectl": "kubectl", "opt/sealctl": "sealctl",
 }
@@ -139,15 +140,14 @@ def fill_doubles(root: Path, sources: dict[str, dict]) -> None:
         sources["cri/image-cri-shim"] = {**note, "role": "image-cri-shim-double"}
 
 
-LAYOUT_VERSION = 1  # bump when this module changes what it writes
-
-
 def set_key(name: str) -> str:
-    """Hash of everything a set is made from (package versions, tool versions, doubles' source, this layout)."""
-    parts = [name, str(LAYOUT_VERSION)]
-    parts += [f"{p}={package_version(p)}" for p in ("docker.io", "containerd", "runc", "tini", "docker-registry",
-                                                     "conntrack", "lsof")]
+    """Hash of everything a set is made from (package versions, tool versions, doubles' source, this code)."""
+    parts = [name]
+    parts += [f"{p}={package_version(p)}" for p in HOST_PACKAGES]
     parts += [f"{t.package}@{t.version}" for t in GO_TOOLS.values()]
+    # the code that writes the set is part of its recipe (registry image layout, tarball layout, tool list)
+    here = Path(__file__).parent
+    parts += [(here / m).read_text() for m in ("local_artifacts.py", "registry_image.py", "gobuild.py")]
     if name == "with-doubles":
         parts += [p.read_text() for p in sorted(DOUBLES_SRC.glob("*.go"))]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
@@ -181,6 +181,9 @@ def build_set(name: str, log=print) -> Path:
         dest.rename(old)
     tmp.rename(dest)
     shutil.rmtree(old, ignore_errors=True)
+    for stale in dest.parent.glob(f"{name}-*"):  # sets of older recipes
+        if stale != dest and stale.name[len(name) + 1:].isalnum():
+            shutil.rmtree(stale, ignore_errors=True)
     return dest
 
 
@@ -212,9 +215,12 @@ def fill_cache(directory: Path, cache_dir: Path | None = None, log=print) -> boo
 
 def ensure_artifacts(name: str = "real", *, fill: bool = True, log=print) -> Path:
     """Build set ``name`` when missing and (optionally) fill the image layer's cache from it; returns its dir."""
+    ensure_packages(HOST_PACKAGES, log=log)
     dest = set_dir(name)
     if not (dest / "SOURCES.json").exists():
-        build_set(name, log=log)
+        with cache_lock(f"artifacts-{name}"):
+            if not (dest / "SOURCES.json").exists():
+                build_set(name, log=log)
     if fill:
         fill_cache(dest, artifact_cache_dir(name), log=log)
     return dest

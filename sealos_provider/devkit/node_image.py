@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .paths import cache_root
+from .debian_bins import ensure_packages
+from .paths import cache_lock, cache_root
 from .proc import DevkitError, run
 
 IMAGE_REPO = "sealos-provider-node"
@@ -37,6 +37,8 @@ AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/devkit_authorized_keys
 PermitRootLogin prohibit-password
 PasswordAuthentication yes
 UseDNS no
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
 MaxStartups 100:30:200
 MaxSessions 100
 """
@@ -49,7 +51,9 @@ ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
+# ed25519 + ecdsa only: an RSA-3072 key costs seconds per boot on 2 cores, and every client used here speaks ed25519
+ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
+ExecStart=/usr/bin/ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key
 
 [Install]
 WantedBy=multi-user.target
@@ -158,8 +162,7 @@ def _image_exists(tag: str) -> bool:
 def _bootstrap(recipe: Recipe, tarball: Path) -> None:
     """mmdebstrap the rootfs straight into ``tarball`` (atomic: written beside it, then renamed)."""
     if shutil.which("mmdebstrap") is None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        run(["apt-get", "install", "-y", "--no-install-recommends", "mmdebstrap"], env=env, timeout=900)
+        ensure_packages(["mmdebstrap"])
     tarball.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="node-image-") as tmp:
         hook = Path(tmp) / "customize.sh"
@@ -187,6 +190,14 @@ def ensure_node_image(recipe: Recipe | None = None, log=print) -> str:
     tag = image_tag(recipe)
     if _image_exists(tag):
         return tag
+    with cache_lock("node-image"):
+        if _image_exists(tag):  # built by a parallel run while we waited
+            return tag
+        _build(recipe, tag, log)
+    return tag
+
+
+def _build(recipe: Recipe, tag: str, log) -> None:
     tarball = cache_root() / "node-image" / f"{recipe.rootfs_digest()}.tar"
     if not tarball.exists():
         log(f"node image: bootstrapping {recipe.suite} with mmdebstrap into {tarball}")
@@ -196,4 +207,15 @@ def ensure_node_image(recipe: Recipe | None = None, log=print) -> str:
     for change in recipe.changes:
         argv += ["--change", change]
     run(argv + [str(tarball), tag], timeout=600)
-    return tag
+    _prune(recipe, tag)
+
+
+def _prune(recipe: Recipe, keep_tag: str) -> None:
+    """Drop tarballs and image tags of older recipes (an image still used by a container stays: rmi refuses)."""
+    for old in (cache_root() / "node-image").glob("*.tar"):
+        if old.stem != recipe.rootfs_digest():
+            old.unlink(missing_ok=True)
+    tags = run(["docker", "image", "ls", IMAGE_REPO, "--format", "{{.Repository}}:{{.Tag}}"], check=False).stdout
+    for old_tag in tags.split():
+        if old_tag != keep_tag:
+            run(["docker", "rmi", old_tag], check=False)

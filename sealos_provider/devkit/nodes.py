@@ -58,7 +58,7 @@ class Node:
     ssh_host: str
     ssh_port: int
     internal_ip: str
-    private_key: str
+    private_key: str = field(repr=False)  # never in a repr: pytest prints reprs of failing tests' locals
     key_path: Path
     network: str
     hosts_file: Path
@@ -117,7 +117,9 @@ class Node:
             if state == "" and "is not running" in proc.stderr:
                 raise DevkitError(f"node {self.name} stopped while booting: {_container_logs(self.container)}")
             time.sleep(0.3)
-        raise DevkitError(f"node {self.name} not ready after {timeout:.0f}s (systemd state {state!r}, ssh port {self.ssh_port})")
+        raise DevkitError(
+            f"node {self.name} not ready after {timeout:.0f}s (systemd state {state!r}, ssh port {self.ssh_port})"
+        )
 
     def restart(self, timeout: float = 120.0) -> None:
         """Reboot the node: ``docker restart`` (systemd gets SIGRTMIN+3 and shuts down), then wait for sshd."""

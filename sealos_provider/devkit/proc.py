@@ -6,9 +6,7 @@ is re-raised as DevkitError carrying the command and the tail of its output.
 from __future__ import annotations
 
 import subprocess
-import time
-from contextlib import contextmanager
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 
 class DevkitError(RuntimeError):
@@ -49,11 +47,3 @@ def run(
         tail = "\n".join(((proc.stderr or "") + (proc.stdout or "")).strip().splitlines()[-15:])
         raise DevkitError(f"command failed (exit {proc.returncode}): {' '.join(argv[:6])}\n{tail}")
     return proc
-
-
-@contextmanager
-def timed(label: str, log=print) -> Iterator[None]:
-    """Print ``label: done in N.Ns`` after the block; the CLI uses it so every step reports its cost."""
-    start = time.monotonic()
-    yield
-    log(f"{label}: done in {time.monotonic() - start:.1f}s")

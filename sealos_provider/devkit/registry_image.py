@@ -55,6 +55,7 @@ CHANGES = (
     'CMD ["/etc/docker/registry/config.yml"]',
     "EXPOSE 5000",
     'VOLUME ["/var/lib/registry"]',
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 )
 
 

@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 ARCHES = ("amd64", "arm64")
-COMPONENTS = ("runtime", "registry", "kube", "tools")
+COMPONENTS = ("runtime", "cri", "registry", "kube", "tools")
 KINDS = ("binary", "archive", "image")
 CHUNK = 1 << 20
 _HEX = set("0123456789abcdef")

@@ -38,7 +38,9 @@ def load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
     if encrypted_hint and not passphrase:
         raise ValueError("the private key is encrypted: set private_key_password to its passphrase")
     if encrypted_hint or passphrase:
-        raise ValueError("cannot decrypt the private key: check private_key_password (or the key type: RSA, ECDSA and Ed25519 are supported)")
+        raise ValueError(
+            "cannot decrypt the private key: check private_key_password (or the key type: RSA, ECDSA and Ed25519 are supported)"
+        )
     raise ValueError("cannot parse the private key (RSA, ECDSA and Ed25519 in PEM or OpenSSH format are supported)")
 
 
@@ -60,8 +62,13 @@ class _SocketAgent(paramiko.agent.AgentSSH):
         self._close()
 
 
-def authenticate(transport: paramiko.Transport, spec: ConnectionSpec, *, step: str = "authenticate",
-                 log: Callable[[str], None] | None = None) -> str:
+def authenticate(
+    transport: paramiko.Transport,
+    spec: ConnectionSpec,
+    *,
+    step: str = "authenticate",
+    log: Callable[[str], None] | None = None,
+) -> str:
     """Authenticate `transport` as `spec.user`; return the method that worked or raise AuthError."""
     attempts: list[tuple[str, str]] = []
     allowed: list[str] | None = None
@@ -150,5 +157,8 @@ def authenticate(transport: paramiko.Transport, spec: ConnectionSpec, *, step: s
     if not attempts:
         raise AuthError(
             f"no credentials for {spec.user}: set private_key, private_key_path, password or agent_socket_path "
-            "(or run an ssh-agent and set $SSH_AUTH_SOCK)", host=spec.address, step=step)
+            "(or run an ssh-agent and set $SSH_AUTH_SOCK)",
+            host=spec.address,
+            step=step,
+        )
     raise AuthError(f"authentication failed for user {spec.user}", host=spec.address, step=step, attempts=attempts)

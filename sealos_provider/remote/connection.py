@@ -22,7 +22,9 @@ from .errors import InvalidConnection
 
 HOST_KEY_POLICIES = ("strict", "pinned", "tofu", "insecure")
 SECRET_FIELDS = ("password", "private_key", "private_key_password", "sudo_password")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$"
+)
 _USER = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.@-]*\$?$")
 _PULUMI_SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
@@ -94,7 +96,9 @@ class ConnectionSpec:
         for key, value in raw.items():
             name = _ALIASES.get(key, key)
             if name not in known:
-                raise InvalidConnection(_prefix + str(key), f"unknown connection field; known fields: {', '.join(sorted(known))}")
+                raise InvalidConnection(
+                    _prefix + str(key), f"unknown connection field; known fields: {', '.join(sorted(known))}"
+                )
             value = _unwrap_secret(value)
             if value is None:
                 continue
@@ -109,8 +113,19 @@ class ConnectionSpec:
                 values[name] = _as_number(values[name], _prefix + name)
         if "sudo" in values and not isinstance(values["sudo"], bool):
             raise InvalidConnection(_prefix + "sudo", "must be true, false or unset (auto: sudo when user is not root)")
-        for name in ("host", "user", "password", "private_key", "private_key_password", "agent_socket_path",
-                     "host_key_policy", "host_key", "known_hosts_path", "sudo_password", "private_key_path"):
+        for name in (
+            "host",
+            "user",
+            "password",
+            "private_key",
+            "private_key_password",
+            "agent_socket_path",
+            "host_key_policy",
+            "host_key",
+            "known_hosts_path",
+            "sudo_password",
+            "private_key_path",
+        ):
             if name in values and not isinstance(values[name], str):
                 raise InvalidConnection(_prefix + name, f"must be a string, got {type(values[name]).__name__}")
         if "host" in values:
@@ -164,21 +179,32 @@ class ConnectionSpec:
         """Raise InvalidConnection naming the first bad field and the fix; return self when all is well."""
         p = _prefix
         if not self.host or not _valid_host(self.host):
-            raise InvalidConnection(p + "host", f"{self.host!r} is not a host name or IP address (IPv6 literals may be written with or without brackets; give the port in `port`)")
+            raise InvalidConnection(
+                p + "host",
+                f"{self.host!r} is not a host name or IP address (IPv6 literals may be written with or without brackets; give the port in `port`)",
+            )
         if not 1 <= self.port <= 65535:
             raise InvalidConnection(p + "port", f"{self.port} is out of range; use 1-65535")
         if not self.user or not _USER.match(self.user):
             raise InvalidConnection(p + "user", f"{self.user!r} is not a valid user name")
         if self.dial_error_limit == 0 or self.dial_error_limit < -1:
-            raise InvalidConnection(p + "dial_error_limit", f"{self.dial_error_limit} is invalid; use a positive number of attempts or -1 for unlimited")
+            raise InvalidConnection(
+                p + "dial_error_limit",
+                f"{self.dial_error_limit} is invalid; use a positive number of attempts or -1 for unlimited",
+            )
         if self.per_dial_timeout < 0:
             raise InvalidConnection(p + "per_dial_timeout", "must be >= 0 seconds (0 = no timeout)")
         if self.command_timeout <= 0:
             raise InvalidConnection(p + "command_timeout", "must be > 0 seconds")
         if self.host_key_policy not in HOST_KEY_POLICIES:
-            raise InvalidConnection(p + "host_key_policy", f"{self.host_key_policy!r} is not one of {', '.join(HOST_KEY_POLICIES)}")
+            raise InvalidConnection(
+                p + "host_key_policy", f"{self.host_key_policy!r} is not one of {', '.join(HOST_KEY_POLICIES)}"
+            )
         if self.host_key_policy == "pinned" and not self.host_key:
-            raise InvalidConnection(p + "host_key", "is required with host_key_policy 'pinned': give the host's public key (authorized_keys format) or its SHA256: fingerprint (ssh-keyscan -p PORT HOST | ssh-keygen -lf -)")
+            raise InvalidConnection(
+                p + "host_key",
+                "is required with host_key_policy 'pinned': give the host's public key (authorized_keys format) or its SHA256: fingerprint (ssh-keyscan -p PORT HOST | ssh-keygen -lf -)",
+            )
         if self.host_key:
             try:
                 parse_host_key(self.host_key)
@@ -186,18 +212,30 @@ class ConnectionSpec:
                 raise InvalidConnection(p + "host_key", str(exc)) from None
         if self.host_key_policy == "strict":
             if not self.known_hosts_path:
-                raise InvalidConnection(p + "known_hosts_path", "is required with host_key_policy 'strict' (for example ~/.ssh/known_hosts)")
+                raise InvalidConnection(
+                    p + "known_hosts_path", "is required with host_key_policy 'strict' (for example ~/.ssh/known_hosts)"
+                )
             if not os.path.isfile(os.path.expanduser(self.known_hosts_path)):
-                raise InvalidConnection(p + "known_hosts_path", f"{self.known_hosts_path} does not exist; create it with ssh-keyscan or choose another policy")
+                raise InvalidConnection(
+                    p + "known_hosts_path",
+                    f"{self.known_hosts_path} does not exist; create it with ssh-keyscan or choose another policy",
+                )
         if self.private_key is not None and "PRIVATE KEY" not in self.private_key:
-            raise InvalidConnection(p + "private_key", "does not look like a PEM or OpenSSH private key (the text between -----BEGIN ... PRIVATE KEY----- and -----END ...-----); to use a key file set private_key_path")
+            raise InvalidConnection(
+                p + "private_key",
+                "does not look like a PEM or OpenSSH private key (the text between -----BEGIN ... PRIVATE KEY----- and -----END ...-----); to use a key file set private_key_path",
+            )
         if self.private_key_path is not None and not os.path.isfile(os.path.expanduser(self.private_key_path)):
             raise InvalidConnection(p + "private_key_path", f"{self.private_key_path} does not exist")
         if self.private_key and self.private_key_path:
-            raise InvalidConnection(p + "private_key_path", "set either private_key (inline) or private_key_path, not both")
+            raise InvalidConnection(
+                p + "private_key_path", "set either private_key (inline) or private_key_path, not both"
+            )
         if self.proxy is not None:
             if self.proxy.sudo or self.proxy.sudo_password:
-                raise InvalidConnection(p + "proxy.sudo", "a jump host only forwards the connection; sudo does not apply to it")
+                raise InvalidConnection(
+                    p + "proxy.sudo", "a jump host only forwards the connection; sudo does not apply to it"
+                )
             self.proxy.validate(p + "proxy.")
         return self
 
@@ -214,7 +252,7 @@ def parse_host_key(text: str) -> tuple[str, str | None]:
     """
     text = text.strip()
     if text.startswith("SHA256:"):
-        body = text[len("SHA256:"):]
+        body = text[len("SHA256:") :]
         try:
             raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
         except (binascii.Error, ValueError):
@@ -230,7 +268,9 @@ def parse_host_key(text: str) -> tuple[str, str | None]:
             except (binascii.Error, ValueError):
                 break
             return parts[i], base64.b64encode(blob).decode()
-    raise ValueError("is neither an authorized_keys-format public key (`ssh-ed25519 AAAA...`) nor a SHA256: fingerprint")
+    raise ValueError(
+        "is neither an authorized_keys-format public key (`ssh-ed25519 AAAA...`) nor a SHA256: fingerprint"
+    )
 
 
 def _valid_host(host: str) -> bool:
@@ -268,7 +308,9 @@ def _as_mapping(data: Any, prefix: str) -> Mapping[str, Any]:
         if value is not None:
             out[name] = value
     if "host" not in out:
-        raise InvalidConnection(prefix + "host", f"cannot read a connection from a {type(data).__name__}: give a dict or a ConnectionArgs")
+        raise InvalidConnection(
+            prefix + "host", f"cannot read a connection from a {type(data).__name__}: give a dict or a ConnectionArgs"
+        )
     return out
 
 

@@ -54,8 +54,9 @@ class Link:
                 parent.close()
 
 
-def open_link(spec: ConnectionSpec, *, log: Callable[[str], None] | None = None,
-              sleep: Callable[[float], None] = time.sleep) -> Link:
+def open_link(
+    spec: ConnectionSpec, *, log: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep
+) -> Link:
     """Dial `spec` (through its proxies), verify the host key, authenticate. Raises DialError, HostKeyError,
     AuthError."""
     parent: Link | None = None
@@ -90,7 +91,9 @@ def open_link(spec: ConnectionSpec, *, log: Callable[[str], None] | None = None,
         raise DialError(
             f"cannot connect{via} after {attempt} attempt(s) (dial_error_limit={spec.dial_error_limit}, "
             f"per_dial_timeout={spec.per_dial_timeout}s): {_describe(last)}",
-            host=spec.address, step="connect")
+            host=spec.address,
+            step="connect",
+        )
     except BaseException:
         if parent is not None:
             parent.close()
@@ -103,8 +106,9 @@ class _Retryable(Exception):
         self.cause = cause
 
 
-def _verify_trying_other_types(spec: ConnectionSpec, parent: Link | None, transport: paramiko.Transport,
-                               key: paramiko.PKey) -> tuple[paramiko.PKey, paramiko.Transport]:
+def _verify_trying_other_types(
+    spec: ConnectionSpec, parent: Link | None, transport: paramiko.Transport, key: paramiko.PKey
+) -> tuple[paramiko.PKey, paramiko.Transport]:
     """Verify the host key. A key pinned only by fingerprint does not say its type, so when the key the host chose
     does not match, the handshake is repeated asking for each other key type the host may have."""
     excluded: set[str] = set()
@@ -134,7 +138,9 @@ def _family(key_type: str) -> str:
     return key_type
 
 
-def _handshake(spec: ConnectionSpec, parent: Link | None, exclude_families: set[str] = frozenset()) -> paramiko.Transport:
+def _handshake(
+    spec: ConnectionSpec, parent: Link | None, exclude_families: set[str] = frozenset()
+) -> paramiko.Transport:
     timeout = spec.per_dial_timeout or None
     started = time.monotonic()
 
@@ -150,7 +156,8 @@ def _handshake(spec: ConnectionSpec, parent: Link | None, exclude_families: set[
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         else:
             sock = parent.transport.open_channel(
-                "direct-tcpip", (spec.host, spec.port), ("127.0.0.1", 0), timeout=timeout)
+                "direct-tcpip", (spec.host, spec.port), ("127.0.0.1", 0), timeout=timeout
+            )
     except (OSError, paramiko.SSHException, EOFError) as exc:
         raise _Retryable(exc) from None
     transport = paramiko.Transport(sock, default_window_size=WINDOW_SIZE, default_max_packet_size=MAX_PACKET)
@@ -158,7 +165,8 @@ def _handshake(spec: ConnectionSpec, parent: Link | None, exclude_families: set[
         options = transport.get_security_options()
         available = tuple(options.ciphers)
         options.ciphers = tuple(c for c in PREFERRED_CIPHERS if c in available) + tuple(
-            c for c in available if c not in PREFERRED_CIPHERS)
+            c for c in available if c not in PREFERRED_CIPHERS
+        )
         if exclude_families:
             others = tuple(t for t in options.key_types if _family(t) not in exclude_families)
             if not others:

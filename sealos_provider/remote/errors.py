@@ -42,7 +42,9 @@ class DialError(RemoteError):
 class AuthError(RemoteError):
     """Every authentication method was refused. `attempts` holds (method, reason) pairs; never a secret."""
 
-    def __init__(self, message: str, *, host: str = "", step: str = "", attempts: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self, message: str, *, host: str = "", step: str = "", attempts: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self.attempts = list(attempts)
         if self.attempts:
             message += "; tried: " + "; ".join(f"{method}: {reason}" for method, reason in self.attempts)
@@ -52,8 +54,9 @@ class AuthError(RemoteError):
 class HostKeyError(RemoteError):
     """The host's key is unknown to the policy or differs from the expected one (a possible man in the middle)."""
 
-    def __init__(self, message: str, *, host: str = "", step: str = "", expected: str | None = None,
-                 seen: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, host: str = "", step: str = "", expected: str | None = None, seen: str | None = None
+    ) -> None:
         self.expected = expected
         self.seen = seen
         super().__init__(message, host=host, step=step)
@@ -66,8 +69,15 @@ class SudoError(RemoteError):
 class CommandError(RemoteError):
     """A remote command exited non-zero. Carries the exit code and the last lines of (redacted) output."""
 
-    def __init__(self, message: str, *, host: str = "", step: str = "", exit_code: int | None = None,
-                 output_tail: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str = "",
+        step: str = "",
+        exit_code: int | None = None,
+        output_tail: Sequence[str] = (),
+    ) -> None:
         self.exit_code = exit_code
         self.output_tail = list(output_tail)
         text = message

@@ -77,9 +77,15 @@ class _LineSplitter:
             self.emit(self.tag + text)
 
 
-def execute(transport: paramiko.Transport, command: str, stdin: bytes | Iterable[bytes] | None, *,
-            timeout: float | None, on_line: Callable[[str], None] | None,
-            open_timeout: float | None = 30) -> Outcome:
+def execute(
+    transport: paramiko.Transport,
+    command: str,
+    stdin: bytes | Iterable[bytes] | None,
+    *,
+    timeout: float | None,
+    on_line: Callable[[str], None] | None,
+    open_timeout: float | None = 30,
+) -> Outcome:
     """Run `command` (the fixed exec string) with `stdin` and return its raw outcome; never raises for a non-zero
     exit, only for a lost connection (paramiko.SSHException / OSError)."""
     chan = transport.open_session(timeout=open_timeout)
@@ -150,8 +156,18 @@ def execute(transport: paramiko.Transport, command: str, stdin: bytes | Iterable
         exit_code = chan.recv_exit_status() if chan.exit_status_ready() else None
         if timed_out:
             exit_code = None
-        writer.join(timeout=0 if timed_out or exit_code is None else 5)
-        return Outcome(exit_code, bytes(stdout), bytes(stderr), list(tail), timed_out, sent[0],
-                       writer_error[0] if writer_error else None)
+        writer.join(timeout=0 if timed_out or exit_code is None else 1)
+        if writer.is_alive():  # the command ended without reading all its input: unblock the writer
+            chan.close()
+            writer.join(timeout=5)
+        return Outcome(
+            exit_code,
+            bytes(stdout),
+            bytes(stderr),
+            list(tail),
+            timed_out,
+            sent[0],
+            writer_error[0] if writer_error else None,
+        )
     finally:
         chan.close()

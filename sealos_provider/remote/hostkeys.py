@@ -64,7 +64,10 @@ def verify(spec: ConnectionSpec, key: paramiko.PKey, *, step: str = "connect") -
             raise HostKeyError(
                 f"host key {seen_fp} ({key.get_name()}) is not in {spec.known_hosts_path} for {spec.known_hosts_name}; "
                 f"verify it out of band, then add it (ssh-keyscan -p {spec.port} {spec.host} >> {spec.known_hosts_path})",
-                host=spec.address, step=step, seen=seen_fp)
+                host=spec.address,
+                step=step,
+                seen=seen_fp,
+            )
         if any(k.asbytes() == key.asbytes() for k in entries.values()):
             return
         expected = ", ".join(fingerprint(k) for k in entries.values())
@@ -72,7 +75,11 @@ def verify(spec: ConnectionSpec, key: paramiko.PKey, *, step: str = "connect") -
             f"host key mismatch: {spec.known_hosts_path} has {expected} for {spec.known_hosts_name} but the host "
             f"presented {seen_fp}; if the host was reinstalled, remove the old entry "
             f"(ssh-keygen -R '{spec.known_hosts_name}' -f {spec.known_hosts_path}) after verifying the new key",
-            host=spec.address, step=step, expected=expected, seen=seen_fp)
+            host=spec.address,
+            step=step,
+            expected=expected,
+            seen=seen_fp,
+        )
     if not spec.host_key:
         if policy == "tofu":
             return  # first use: the caller records Session.host_key
@@ -85,11 +92,19 @@ def verify(spec: ConnectionSpec, key: paramiko.PKey, *, step: str = "connect") -
             f"host key changed: recorded {expected_fp}, the host now presents {seen_fp} ({key.get_name()}). "
             "If the host was reinstalled on purpose, verify the new key out of band and set the connection's "
             "host_key to it (or replace the resource); otherwise something is intercepting the connection",
-            host=spec.address, step=step, expected=expected_fp, seen=seen_fp)
+            host=spec.address,
+            step=step,
+            expected=expected_fp,
+            seen=seen_fp,
+        )
     raise HostKeyError(
         f"host key mismatch: pinned {expected_fp}, the host presented {seen_fp} ({key.get_name()}); "
         "check the host_key input against `ssh-keyscan` run from a trusted network",
-        host=spec.address, step=step, expected=expected_fp, seen=seen_fp)
+        host=spec.address,
+        step=step,
+        expected=expected_fp,
+        seen=seen_fp,
+    )
 
 
 def _matches(expected: str, key: paramiko.PKey) -> bool:

@@ -4,38 +4,43 @@ The host keeps, per tree name, under `<remote_dir>/.sealos-provider/manifests/`:
   <name>.json   what the last push placed: digest, {path: sha256, mode, size}, and the paths it was removing
   <name>.stat   written only when a push completes: the manifest digest, then `stat` of every placed file
 
-One push is three exec channels on the open session (four after an interrupted push):
- 1. probe:  read both files and `stat` every path of the new tree and of the old manifest.
-            A file whose stat (size, inode, mtime, ctime with nanoseconds) equals the record of a completed push
-            still has the content the manifest says: no hashing needed. Any other file that exists with the right
-            size is hashed on the host (2., only then), so a push after an interruption resends nothing it already
-            placed. With verify="sha256" every file is hashed.
- 3. place:  one gzip tar stream on stdin, extracted into a staging dir next to the target (same filesystem),
-            checked against sha256 sums, then: the new manifest is renamed into place, stale files (listed by this
-            tree's previous manifest only; several trees may share a dir) are removed, each new file is renamed over
-            its target, modes are fixed, and the stat record is written. A connection dropped while sending leaves
-            the old files untouched (tar fails, the staging dir is removed); once the data is verified the host
-            finishes the placement even if the client is gone. The host's stat of every file is then checked here.
+A push is a few exec channels on the open session:
+ 1. probe:  read both files and `stat` every path of the new tree (and its directories) and of the old manifest.
+            A file whose stat (size, inode, mtime, ctime with nanoseconds, mode) equals the record of a completed
+            push still has the content the manifest says: no hashing needed. Any other file that exists with the
+            right size is hashed on the host (2., only then), so a push after an interruption resends nothing it
+            already placed. With verify="sha256" every file is hashed, before and after the transfer.
+ 3. send:   the changed files as tar streams extracted into a staging dir next to the target (same filesystem).
+            The first stream (about 16 MiB) is gzip'ed and measures the link and the compressor; the rest goes
+            gzip'ed when the compressor is faster than the link (then compression pays), as a plain tar otherwise
+            (a LAN, or loopback). Inside a gzip'ed stream, files that do not compress are stored, not compressed.
+ 4. place:  after the last stream (which ends with an `end` marker member, so a cut stream is never taken for a
+            whole one) the host renames the new manifest into place, removes stale files (listed by this tree's
+            previous manifest only: several trees may share a dir), renames each new file or new directory over its
+            target (one `mv` per target directory), fixes modes and writes the stat record. A connection dropped
+            while sending leaves the old files untouched; once the data is complete the host finishes the placement
+            even if the client is gone. The host's stat of every file is then checked here (size, mode).
 
-Compression: the stream is a series of gzip members (any gunzip reads them as one): files that do not compress
-(a 64 KiB sample at level 1 saves < 10%) are stored at level 0, the rest compressed at level 1, so CPU is spent only
-where it shrinks the transfer. Producing the stream runs in its own thread, in parallel with encryption.
+Verification: every file is hashed while it is read for sending and must match the tree's sha256; the bytes the
+host extracts are checked by gzip's CRC-32 (gzip'ed streams) and SSH's AEAD/MAC, sizes and modes after placement;
+verify="sha256" adds a sha256sum of every received file on the host (split over its CPUs) before placement.
 """
 
 from __future__ import annotations
 
 import base64
-import io
+import hashlib
 import json
 import queue
 import re
 import secrets
+import stat
 import tarfile
 import threading
 import time
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..filetree import FileEntry, index, tree_digest
 from .errors import TransferError
@@ -48,6 +53,8 @@ READ_CHUNK = 1 << 20
 OUT_CHUNK = 1 << 20
 SAMPLE = 4 * 1024
 SMALL = 8 * 1024
+FIRST_SEGMENT = 16 * 1024 * 1024
+ASSUMED_COMPRESS_RATE = 40e6
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -70,15 +77,30 @@ class _Stat:
     ino: int
     mtime: int
     ctime: str
-    mode: int
+    raw_mode: int
 
     @property
-    def key(self) -> tuple[int, int, int, str]:
-        return (self.size, self.ino, self.mtime, self.ctime)
+    def mode(self) -> int:
+        return self.raw_mode & 0o7777
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.raw_mode)
+
+    @property
+    def key(self) -> tuple[int, int, int, str, int]:
+        return (self.size, self.ino, self.mtime, self.ctime, self.raw_mode)
 
 
-def push_tree(session: "Session", entries: list[FileEntry], remote_dir: str, *, manifest_name: str = "tree",
-              sudo: bool | None = None, verify: str = "stat") -> PushStats:
+def push_tree(
+    session: "Session",
+    entries: list[FileEntry],
+    remote_dir: str,
+    *,
+    manifest_name: str = "tree",
+    sudo: bool | None = None,
+    verify: str = "stat",
+) -> PushStats:
     """Make `remote_dir` hold `entries` (see the module docstring). Raises TransferError when the host's copy
     does not verify; the files placed before stay intact."""
     started = time.monotonic()
@@ -87,8 +109,9 @@ def push_tree(session: "Session", entries: list[FileEntry], remote_dir: str, *, 
     if not remote_dir.startswith("/") or remote_dir.rstrip("/") == "":
         raise TransferError(f"remote_dir {remote_dir!r} must be an absolute path below /", host=host, step=step)
     if not _NAME.match(manifest_name):
-        raise TransferError(f"manifest_name {manifest_name!r} must be letters, digits, '.', '_' or '-'", host=host,
-                            step=step)
+        raise TransferError(
+            f"manifest_name {manifest_name!r} must be letters, digits, '.', '_' or '-'", host=host, step=step
+        )
     if verify not in ("stat", "sha256"):
         raise TransferError("verify must be 'stat' or 'sha256'", host=host, step=step)
     remote_dir = remote_dir.rstrip("/")
@@ -112,13 +135,18 @@ def push_tree(session: "Session", entries: list[FileEntry], remote_dir: str, *, 
     to_hash: list[FileEntry] = []
     for path, entry in wanted.items():
         now = probe_stats.get(path)
-        if now is None or now.size != entry.size:
+        if now is None or now.is_dir or now.size != entry.size:
             to_send.append(entry)
             continue
         old = old_files.get(path)
         recorded = old_stats.get(path) if previous_complete else None
-        if (verify == "stat" and old is not None and old.get("sha256") == entry.sha256 and recorded is not None
-                and recorded.key == now.key):
+        if (
+            verify == "stat"
+            and old is not None
+            and old.get("sha256") == entry.sha256
+            and recorded is not None
+            and recorded.key == now.key
+        ):
             if now.mode != entry.mode & 0o7777:
                 to_chmod.append(entry)
             continue
@@ -135,8 +163,14 @@ def push_tree(session: "Session", entries: list[FileEntry], remote_dir: str, *, 
             else:
                 to_send.append(entry)
 
-    if (not to_send and not to_chmod and not stale and previous_complete
-            and old_manifest.get("digest") == digest and set(old_files) == set(wanted)):
+    if (
+        not to_send
+        and not to_chmod
+        and not stale
+        and previous_complete
+        and old_manifest.get("digest") == digest
+        and set(old_files) == set(wanted)
+    ):
         return PushStats(0, bytes_sent, 0, len(wanted), 0, len(to_hash), time.monotonic() - started)
 
     # 3. place
@@ -148,18 +182,45 @@ def push_tree(session: "Session", entries: list[FileEntry], remote_dir: str, *, 
         "stale": stale,
     }
     to_send.sort(key=lambda e: e.path)
-    ctl = _control_files(manifest, to_send, to_chmod, stale, sorted(wanted))
-    place_env = dict(env, SP_DIGEST=digest, SP_TOKEN=secrets.token_hex(6))
-    prefetch = _Prefetch()
-    stream = prefetch.run(_tar_stream(ctl, to_send, prefetch.busy))
-    result, sent = session.run_stream(_PLACE_SCRIPT, stream, env=place_env, step=step, sudo=sudo, stream=False,
-                                      check=False, timeout=max(session.spec.command_timeout, 3600))
-    bytes_sent += sent
-    if result.exit_code != 0:
-        tail = [session.redactor(l) for l in result.stderr.splitlines()[-10:]]
-        raise TransferError(
-            f"placing the tree in {remote_dir} failed (exit {result.exit_code}); the previous files are intact"
-            + ("\n  " + "\n  ".join(tail) if tail else ""), host=host, step=step)
+    ctl = _control_files(manifest, to_send, to_chmod, stale, sorted(wanted), _move_plan(to_send, probe_stats))
+    token = secrets.token_hex(6)
+    rates = _Rates()
+    segments = _segments(to_send)
+    result = None
+    for i, files in enumerate(segments):
+        first, final = i == 0, i == len(segments) - 1
+        use_gzip = True if first else rates.gzip_pays()
+        seg_env = dict(
+            env,
+            SP_DIGEST=digest,
+            SP_TOKEN=token,
+            SP_VERIFY=verify,
+            SP_FIRST="1" if first else "0",
+            SP_FINAL="1" if final else "0",
+            SP_Z="z" if use_gzip else "",
+        )
+        prefetch = _Prefetch(rates)
+        stream = prefetch.run(_tar_stream(ctl if first else [], files, rates, gzip=use_gzip, final=final))
+        result, sent = session.run_stream(
+            _PLACE_SCRIPT,
+            stream,
+            env=seg_env,
+            step=step,
+            sudo=sudo,
+            stream=False,
+            check=False,
+            timeout=max(session.spec.command_timeout, 3600),
+        )
+        bytes_sent += sent
+        if result.exit_code != 0:
+            tail = [session.redactor(l) for l in result.stderr.splitlines()[-10:]]
+            raise TransferError(
+                f"placing the tree in {remote_dir} failed (exit {result.exit_code}); the previous files are intact"
+                + ("\n  " + "\n  ".join(tail) if tail else ""),
+                host=host,
+                step=step,
+            )
+    assert result is not None
 
     # 4. verify what the host reports
     placed = _parse_stats(result.stdout_bytes)
@@ -173,10 +234,12 @@ def push_tree(session: "Session", entries: list[FileEntry], remote_dir: str, *, 
         elif st.mode != entry.mode & 0o7777:
             problems.append(f"{path}: mode {st.mode:o}, expected {entry.mode & 0o7777:o}")
     if problems:
-        raise TransferError("the host's copy does not match after the push: " + "; ".join(problems[:10]),
-                            host=host, step=step)
-    return PushStats(len(to_send), bytes_sent, len(stale), len(wanted), len(to_chmod), len(to_hash),
-                     time.monotonic() - started)
+        raise TransferError(
+            "the host's copy does not match after the push: " + "; ".join(problems[:10]), host=host, step=step
+        )
+    return PushStats(
+        len(to_send), bytes_sent, len(stale), len(wanted), len(to_chmod), len(to_hash), time.monotonic() - started
+    )
 
 
 # ----------------------------------------------------------------------------------------------- probe & hash
@@ -184,7 +247,7 @@ _PROBE_SCRIPT = r"""m="$SP_DIR/.sealos-provider/manifests/$SP_NAME"
 if [ -f "$m.json" ]; then base64 -w0 -- "$m.json"; fi; printf '\0'
 if [ -f "$m.stat" ]; then base64 -w0 -- "$m.stat"; fi; printf '\0'
 cd -- "$SP_DIR" 2>/dev/null || { cat >/dev/null; exit 0; }
-xargs -0 -r stat --printf '%s %i %Y %z %a %n\0' -- 2>/dev/null
+xargs -0 -r stat --printf '%s %i %Y %z %f %n\0' -- 2>/dev/null
 exit 0
 """
 
@@ -196,10 +259,11 @@ exit 0
 """
 
 
-def _probe(session: "Session", env: dict[str, str], wanted: dict[str, FileEntry], step: str,
-           sudo: bool | None) -> tuple[dict | None, str | None, dict[str, _Stat], dict[str, _Stat], int]:
+def _probe(
+    session: "Session", env: dict[str, str], wanted: dict[str, FileEntry], step: str, sudo: bool | None
+) -> tuple[dict | None, str | None, dict[str, _Stat], dict[str, _Stat], int]:
     # Stat the new tree's paths now; the old manifest's paths are stat'ed in a second pass only if they differ.
-    paths = list(wanted)
+    paths = list(wanted) + sorted(_ancestors(wanted))
     data = b"".join(p.encode() + b"\0" for p in paths)
     result = session.run(_PROBE_SCRIPT, stdin=data, env=env, step=step + " (probe)", sudo=sudo, stream=False)
     sent = len(data)
@@ -221,19 +285,24 @@ def _probe(session: "Session", env: dict[str, str], wanted: dict[str, FileEntry]
         stat_digest = head.decode("utf-8", "replace")
         old_stats = _parse_stats(rest)
     now_stats = _parse_stats(parts[2])
-    extra = [p for p in (set(manifest.get("files", {})) | set(manifest.get("stale", [])) if manifest else ())
-             if p not in wanted]
+    extra = [
+        p
+        for p in (set(manifest.get("files", {})) | set(manifest.get("stale", [])) if manifest else ())
+        if p not in wanted
+    ]
     if extra:
         data = b"".join(p.encode() + b"\0" for p in extra)
-        more = session.run(_PROBE_SCRIPT.split("\n", 3)[3], stdin=data, env=env, step=step + " (probe)",
-                           sudo=sudo, stream=False)
+        more = session.run(
+            _PROBE_SCRIPT.split("\n", 3)[3], stdin=data, env=env, step=step + " (probe)", sudo=sudo, stream=False
+        )
         sent += len(data)
         now_stats.update(_parse_stats(more.stdout_bytes))
     return manifest, stat_digest, old_stats, now_stats, sent
 
 
-def _hash_remote(session: "Session", env: dict[str, str], paths: list[str], step: str,
-                 sudo: bool | None) -> tuple[dict[str, str], int]:
+def _hash_remote(
+    session: "Session", env: dict[str, str], paths: list[str], step: str, sudo: bool | None
+) -> tuple[dict[str, str], int]:
     data = b"".join(p.encode() + b"\0" for p in paths)
     result = session.run(_HASH_SCRIPT, stdin=data, env=env, step=step + " (hash)", sudo=sudo, stream=False)
     out: dict[str, str] = {}
@@ -256,7 +325,7 @@ def _parse_stats(raw: bytes) -> dict[str, _Stat]:
         try:
             size, ino, mtime = int(fields[0]), int(fields[1]), int(fields[2])
             ctime = b" ".join(fields[3:6]).decode()
-            mode = int(fields[6], 8)
+            mode = int(fields[6], 16)
         except ValueError:
             continue
         out[fields[7].decode("utf-8", "surrogateescape")] = _Stat(size, ino, mtime, ctime, mode)
@@ -264,8 +333,41 @@ def _parse_stats(raw: bytes) -> dict[str, _Stat]:
 
 
 # ----------------------------------------------------------------------------------------------- the stream
-def _control_files(manifest: dict, to_send: list[FileEntry], to_chmod: list[FileEntry], stale: list[str],
-                   all_paths: list[str]) -> list[tuple[str, bytes]]:
+def _ancestors(paths: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for path in paths:
+        parts = path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            out.add("/".join(parts[:i]))
+    return out
+
+
+def _move_plan(to_send: list[FileEntry], probe: dict[str, _Stat]) -> dict[str, list[str]]:
+    """Group what to rename by target parent dir: a whole staged directory when its target does not exist on the
+    host yet (one rename for a whole new subtree), single files otherwise. One `mv` per group on the host."""
+    existing = {p for p, st in probe.items() if st.is_dir}
+    groups: dict[str, set[str]] = {}
+    for entry in to_send:
+        parts = entry.path.split("/")
+        unit = entry.path
+        for i in range(1, len(parts)):
+            ancestor = "/".join(parts[:i])
+            if ancestor not in existing:
+                unit = ancestor
+                break
+        parent = unit.rpartition("/")[0] or "."
+        groups.setdefault(parent, set()).add(unit)
+    return {parent: sorted(units) for parent, units in sorted(groups.items())}
+
+
+def _control_files(
+    manifest: dict,
+    to_send: list[FileEntry],
+    to_chmod: list[FileEntry],
+    stale: list[str],
+    all_paths: list[str],
+    plan: dict[str, list[str]],
+) -> list[tuple[str, bytes]]:
     def nul(items: Iterable[str]) -> bytes:
         return b"".join(i.encode() + b"\0" for i in items)
 
@@ -276,33 +378,84 @@ def _control_files(manifest: dict, to_send: list[FileEntry], to_chmod: list[File
             sums.append("\\" + e.sha256 + "  " + name.replace("\\", "\\\\").replace("\n", "\\n") + "\n")
         else:
             sums.append(f"{e.sha256}  {name}\n")
-    by_dir: dict[str, list[str]] = {}
-    for e in to_send:
-        parent, _, base = e.path.rpartition("/")
-        by_dir.setdefault(parent or ".", []).append(base)
+    by_mode: dict[str, list[str]] = {}
+    for e in to_chmod:
+        by_mode.setdefault(f"{e.mode & 0o7777:o}", []).append(e.path)
+    stale_dirs = sorted({p.rpartition("/")[0] for p in stale} - {""})
     files = [
         ("ctl/manifest.json", json.dumps(manifest, sort_keys=True, indent=1).encode() + b"\n"),
         ("ctl/sums", "".join(sums).encode()),
         ("ctl/remove", nul(stale)),
-        ("ctl/chmod", nul(x for e in to_chmod for x in (f"{e.mode & 0o7777:o}", e.path))),
+        ("ctl/rmdirs", nul(stale_dirs)),
         ("ctl/all", nul(all_paths)),
-        ("ctl/dirs", nul(sorted(by_dir))),
+        ("ctl/groups", nul(plan)),
+        ("ctl/modes", nul(by_mode)),
     ]
-    for i, d in enumerate(sorted(by_dir)):
-        files.append((f"ctl/mv.{i}", nul(by_dir[d])))
+    for i, parent in enumerate(plan):
+        files.append((f"ctl/g.{i}", nul(plan[parent])))
+    for i, mode in enumerate(by_mode):
+        files.append((f"ctl/m.{i}", nul(by_mode[mode])))
     return files
 
 
-def _tar_stream(ctl: list[tuple[str, bytes]], to_send: list[FileEntry],
-                busy: Callable[[], bool]) -> Iterator[bytes]:
-    """The gzip'ed tar: control files, data files, then an `end` marker member.
+def _segments(to_send: list[FileEntry]) -> list[list[FileEntry]]:
+    """Split the files in two streams: the first (at least FIRST_SEGMENT bytes, at a file boundary) is sent
+    gzip'ed and measures the link and the compressor; the second is sent gzip'ed or as a plain tar, whichever is
+    faster on this link. Small pushes are one stream."""
+    total = 0
+    for i, entry in enumerate(to_send):
+        total += entry.size
+        if total >= FIRST_SEGMENT and i + 1 < len(to_send):
+            return [to_send[: i + 1], to_send[i + 1 :]]
+    return [to_send]
 
-    Each 1 MiB piece is compressed (level 1) only while the link is the bottleneck (`busy()`: the send queue is
-    filling up) and the file compresses at all (a 4 KiB sample saves >= 10%); otherwise it is stored (level 0), so a
-    fast link is never slowed down by the compressor and a slow one carries fewer bytes.
+
+class _Rates:
+    """Throughput measured during the push: the link (bytes/s the channel accepted) and the level-1 compressor
+    (input bytes/s), as moving averages."""
+
+    def __init__(self) -> None:
+        self.link: float | None = None
+        self.compress: float | None = None
+
+    @staticmethod
+    def _avg(old: float | None, new: float) -> float:
+        return new if old is None else 0.7 * old + 0.3 * new
+
+    def saw_link(self, rate: float) -> None:
+        self.link = self._avg(self.link, rate)
+
+    def saw_compress(self, rate: float) -> None:
+        self.compress = self._avg(self.compress, rate)
+
+    def compress_keeps_up(self) -> bool:
+        """Compressing pays when the compressor is faster than the link (with a margin): then the pipeline runs
+        at link speed and carries fewer bytes."""
+        if self.link is None or self.compress is None:
+            return True
+        return self.compress > 1.2 * self.link
+
+    def gzip_pays(self) -> bool:
+        if self.link is None:
+            return True
+        if self.compress is None:
+            return self.link < ASSUMED_COMPRESS_RATE
+        return self.compress_keeps_up()
+
+
+def _tar_stream(
+    ctl: list[tuple[str, bytes]], to_send: list[FileEntry], rates: _Rates, *, gzip: bool, final: bool
+) -> Iterator[bytes]:
+    """One tar stream (gzip'ed or plain): control files, data files, and in the final stream an `end` marker
+    member (its absence means a cut stream).
+
+    In a gzip'ed stream each 1 MiB piece of a compressible file (a 4 KiB sample saves >= 10%) is compressed at
+    level 1 while the compressor keeps up with the link; everything else is stored (level 0). Every file is hashed
+    as it is read: content that changed since the tree was scanned aborts the push before the end marker, so the
+    host discards it.
     """
     mtime = int(time.time())
-    gz = _GzipMembers()
+    out: _GzipMembers | _Plain = _GzipMembers() if gzip else _Plain()
 
     def header(name: str, size: int, mode: int) -> bytes:
         info = tarfile.TarInfo(name)
@@ -312,35 +465,68 @@ def _tar_stream(ctl: list[tuple[str, bytes]], to_send: list[FileEntry],
         return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
     for name, data in ctl:
-        gz.write(header(name, len(data), 0o644) + data + b"\0" * (-len(data) % 512), 1)
+        out.write(header(name, len(data), 0o644) + data + b"\0" * (-len(data) % 512), 1)
     for entry in to_send:
+        digest = hashlib.sha256()
         with entry.open() as fh:
-            gz.write(header("data/" + entry.path, entry.size, entry.mode & 0o7777), gz.level)
+            out.write(header("data/" + entry.path, entry.size, entry.mode & 0o7777), out.level)
             total = 0
             compressible: bool | None = None
             chunk = fh.read(READ_CHUNK)
             while chunk:
                 total += len(chunk)
+                digest.update(chunk)
                 level = 0
-                if len(chunk) < SMALL:
-                    level = gz.level
-                elif busy():
+                if not gzip or len(chunk) < SMALL:
+                    level = out.level
+                elif rates.compress_keeps_up():
                     if compressible is None:
                         sample = chunk[:SAMPLE]
                         compressible = len(zlib.compress(sample, 1)) < 0.9 * len(sample)
                     level = 1 if compressible else 0
-                gz.write(chunk, level)
-                if gz.pending >= OUT_CHUNK:
-                    yield gz.take()
+                started = time.monotonic()
+                out.write(chunk, level)
+                if level == 1 and gzip and len(chunk) >= READ_CHUNK // 2:
+                    rates.saw_compress(len(chunk) / max(time.monotonic() - started, 1e-6))
+                if out.pending >= OUT_CHUNK:
+                    yield out.take()
                 chunk = fh.read(READ_CHUNK)
-        if total != entry.size:
-            raise TransferError(f"{entry.path} changed while being pushed (size {total}, expected {entry.size})")
-        gz.write(b"\0" * (-total % 512), gz.level)
-        if gz.pending >= OUT_CHUNK:
-            yield gz.take()
-    end = b"ok\n"
-    gz.write(header("ctl/end", len(end), 0o644) + end + b"\0" * (-len(end) % 512) + b"\0" * 1024, gz.level)
-    yield gz.finish()
+        if total != entry.size or digest.hexdigest() != entry.sha256:
+            raise TransferError(
+                f"{entry.path} changed while being pushed (its content no longer matches the "
+                "tree's sha256); nothing was placed, push again"
+            )
+        out.write(b"\0" * (-total % 512), out.level)
+        if out.pending >= OUT_CHUNK:
+            yield out.take()
+    if final:
+        end = b"ok\n"
+        out.write(header("ctl/end", len(end), 0o644) + end + b"\0" * (-len(end) % 512), out.level)
+    out.write(b"\0" * 1024, out.level)
+    yield out.finish()
+
+
+class _Plain:
+    """The uncompressed counterpart of _GzipMembers (same interface)."""
+
+    level = 0
+
+    def __init__(self) -> None:
+        self._out: list[bytes] = []
+        self.pending = 0
+
+    def write(self, data: bytes, level: int) -> None:
+        self._out.append(data)
+        self.pending += len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._out)
+        self._out = []
+        self.pending = 0
+        return data
+
+    def finish(self) -> bytes:
+        return self.take()
 
 
 class _GzipMembers:
@@ -376,15 +562,13 @@ class _GzipMembers:
 
 
 class _Prefetch:
-    """Runs the producer in its own thread so compression overlaps with encryption and sending; `busy()` tells
-    the producer whether the consumer (the link) is the bottleneck."""
+    """Runs the producer in its own thread so compression overlaps with encryption and sending, and measures the
+    link: how long the channel took to accept each chunk (once the host's window is full, that is the link)."""
 
-    def __init__(self, depth: int = 8) -> None:
+    def __init__(self, rates: _Rates, depth: int = 8) -> None:
         self.depth = depth
         self.q: queue.Queue = queue.Queue(maxsize=depth)
-
-    def busy(self) -> bool:
-        return self.q.qsize() >= self.depth // 2
+        self.rates = rates
 
     def run(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         q = self.q
@@ -415,7 +599,10 @@ class _Prefetch:
                     return
                 if isinstance(item, BaseException):
                     raise item
+                started = time.monotonic()
                 yield item
+                if len(item) >= OUT_CHUNK // 2:
+                    self.rates.saw_link(len(item) / max(time.monotonic() - started, 1e-6))
         finally:
             stop.set()
             while thread.is_alive():
@@ -429,17 +616,30 @@ _PLACE_SCRIPT = r"""set -euo pipefail
 umask 022
 meta="$SP_DIR/.sealos-provider"
 stage="$meta/staging/$SP_NAME.$SP_TOKEN"
-mkdir -p -- "$SP_DIR" "$meta/manifests" "$meta/staging"
-rm -rf -- "$meta/staging/$SP_NAME".*
-mkdir -- "$stage"
+if [ "$SP_FIRST" = 1 ]; then
+  mkdir -p -- "$SP_DIR" "$meta/manifests" "$meta/staging"
+  rm -rf -- "$meta/staging/$SP_NAME".*
+  mkdir -- "$stage"
+fi
+[ -d "$stage" ] || { echo "the staging area $stage is gone (another push of the same tree?)" >&2; exit 1; }
 log="$meta/$SP_NAME.push.log"
 finish() { rc=$?; rm -rf -- "$stage"; if [ $rc != 0 ] && [ -s "$log" ]; then tail -n 20 -- "$log" >&4 || true; fi; exit $rc; }
 exec 4>&2
-: > "$log"
-trap finish EXIT
-tar -xzpf - -C "$stage" --no-same-owner
+if [ "$SP_FINAL" = 1 ]; then : > "$log"; trap finish EXIT; fi
+tar "-x${SP_Z}pf" - -C "$stage" --no-same-owner
+[ "$SP_FINAL" = 1 ] || exit 0
 [ -f "$stage/ctl/end" ] || { echo "the stream ended early" >&2; exit 1; }
-if [ -s "$stage/ctl/sums" ]; then (cd -- "$stage" && sha256sum --quiet --strict -c ctl/sums) >&2; fi
+if [ "$SP_VERIFY" = sha256 ] && [ -s "$stage/ctl/sums" ]; then
+  # Verify every received file against its sha256, split over the host's CPUs.
+  cd -- "$stage"
+  n=$(nproc 2>/dev/null || echo 1); [ "$n" -le 8 ] || n=8
+  split -n "l/$n" -d ctl/sums ctl/sums.part.
+  pids=()
+  for part in ctl/sums.part.*; do
+    if [ -s "$part" ]; then sha256sum --quiet --strict -c "$part" >&2 & pids+=($!); fi
+  done
+  for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid"; done
+fi
 # From here the data is complete and verified: finish even if the client goes away.
 trap '' HUP PIPE INT TERM
 exec 3>&1 >"$log" 2>&1
@@ -449,18 +649,24 @@ mv -f -- "$stage/ctl/manifest.json" "$m.json"
 cd -- "$SP_DIR"
 if [ -s "$stage/ctl/remove" ]; then
   xargs -0 -r rm -f -- < "$stage/ctl/remove"
-  while IFS= read -r -d '' p; do
-    d=${p%/*}; [ "$d" = "$p" ] || rmdir -p --ignore-fail-on-non-empty -- "$d" 2>/dev/null || true
-  done < "$stage/ctl/remove"
+  xargs -0 -r rmdir -p --ignore-fail-on-non-empty -- < "$stage/ctl/rmdirs" 2>/dev/null || true
+fi
+if [ -s "$stage/ctl/groups" ]; then
+  xargs -0 -r mkdir -p -- < "$stage/ctl/groups"
+  cd -- "$stage/data"
+  i=0
+  while IFS= read -r -d '' parent; do
+    xargs -0 -r mv -f -t "$SP_DIR/$parent" -- < "$stage/ctl/g.$i"
+    i=$((i+1))
+  done < "$stage/ctl/groups"
+  cd -- "$SP_DIR"
 fi
 i=0
-while IFS= read -r -d '' d; do
-  mkdir -p -- "$SP_DIR/$d"
-  (cd -- "$stage/data/$d" && xargs -0 -r mv -f -t "$SP_DIR/$d" -- < "$stage/ctl/mv.$i")
+while IFS= read -r -d '' mode; do
+  xargs -0 -r chmod -- "$mode" < "$stage/ctl/m.$i"
   i=$((i+1))
-done < "$stage/ctl/dirs"
-while IFS= read -r -d '' mode && IFS= read -r -d '' p; do chmod -- "$mode" "$p"; done < "$stage/ctl/chmod"
-{ printf '%s\n' "$SP_DIGEST"; xargs -0 -r stat --printf '%s %i %Y %z %a %n\0' -- < "$stage/ctl/all"; } > "$m.stat.tmp"
+done < "$stage/ctl/modes"
+{ printf '%s\n' "$SP_DIGEST"; xargs -0 -r stat --printf '%s %i %Y %z %f %n\0' -- < "$stage/ctl/all"; } > "$m.stat.tmp"
 mv -f -- "$m.stat.tmp" "$m.stat"
 tail -c +$(( ${#SP_DIGEST} + 2 )) "$m.stat" >&3
 """

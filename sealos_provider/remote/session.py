@@ -25,8 +25,7 @@ import paramiko
 from . import shell
 from .connection import ConnectionSpec
 from .dial import Link, open_link
-from .errors import (CommandError, CommandTimeout, DialError, InvalidConnection, RemoteError, SudoError,
-                     TransferError)
+from .errors import CommandError, CommandTimeout, DialError, InvalidConnection, RemoteError, SudoError, TransferError
 from .execution import RunResult, execute
 from .hostkeys import authorized_key, fingerprint
 from .redact import Redactor
@@ -41,8 +40,9 @@ READ_MISSING = 44
 class Session:
     """An open connection; use `open_session` to get one."""
 
-    def __init__(self, link: Link, spec: ConnectionSpec, redactor: Redactor,
-                 log: Callable[[str], None] | None, name: str) -> None:
+    def __init__(
+        self, link: Link, spec: ConnectionSpec, redactor: Redactor, log: Callable[[str], None] | None, name: str
+    ) -> None:
         self._link = link
         self.spec = spec
         self.redactor = redactor
@@ -88,9 +88,18 @@ class Session:
             self._log(self.redactor(self.prefix + message))
 
     # ------------------------------------------------------------------------------------------------ commands
-    def run(self, command: str, *, stdin: bytes | str | None = None, env: Mapping[str, str] | None = None,
-            timeout: float | None = None, step: str = "", sudo: bool | None = None, check: bool = True,
-            stream: bool = True) -> RunResult:
+    def run(
+        self,
+        command: str,
+        *,
+        stdin: bytes | str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        step: str = "",
+        sudo: bool | None = None,
+        check: bool = True,
+        stream: bool = True,
+    ) -> RunResult:
         """Run a shell command. `env` values arrive byte for byte (sent on stdin as `export` lines), `stdin` is the
         command's standard input. Raises CommandError on a non-zero exit when `check`, CommandTimeout after
         `timeout` seconds (default: the connection's command_timeout)."""
@@ -102,23 +111,51 @@ class Session:
         body: list[bytes] = [script] + ([data] if data else [])
         return self._run(body, step=step, timeout=timeout, sudo=sudo, check=check, stream=stream)
 
-    def run_script(self, script: str, *, step: str, timeout: float | None = None, sudo: bool | None = None,
-                   check: bool = True, stream: bool = True) -> RunResult:
+    def run_script(
+        self,
+        script: str,
+        *,
+        step: str,
+        timeout: float | None = None,
+        sudo: bool | None = None,
+        check: bool = True,
+        stream: bool = True,
+    ) -> RunResult:
         """Run a bash script sent on stdin (never in argv); its own stdin is /dev/null."""
         return self.run(script, step=step, timeout=timeout, sudo=sudo, check=check, stream=stream)
 
-    def run_stream(self, command: str, stdin: Iterable[bytes], *, env: Mapping[str, str] | None = None,
-                   step: str, timeout: float | None = None, sudo: bool | None = None, check: bool = True,
-                   stream: bool = True) -> tuple[RunResult, int]:
+    def run_stream(
+        self,
+        command: str,
+        stdin: Iterable[bytes],
+        *,
+        env: Mapping[str, str] | None = None,
+        step: str,
+        timeout: float | None = None,
+        sudo: bool | None = None,
+        check: bool = True,
+        stream: bool = True,
+    ) -> tuple[RunResult, int]:
         """Like `run`, with stdin produced lazily (a tar stream); also returns the payload bytes sent."""
         script = shell.wrapper(command, env, has_stdin=True)
         sent: list[int] = []
-        result = self._run([script], step=step, timeout=timeout, sudo=sudo, check=check, stream=stream,
-                           extra=stdin, sent=sent)
+        result = self._run(
+            [script], step=step, timeout=timeout, sudo=sudo, check=check, stream=stream, extra=stdin, sent=sent
+        )
         return result, sent[0] if sent else 0
 
-    def _run(self, body: list[bytes], *, step: str, timeout: float | None, sudo: bool | None, check: bool,
-             stream: bool, extra: Iterable[bytes] | None = None, sent: list[int] | None = None) -> RunResult:
+    def _run(
+        self,
+        body: list[bytes],
+        *,
+        step: str,
+        timeout: float | None,
+        sudo: bool | None,
+        check: bool,
+        stream: bool,
+        extra: Iterable[bytes] | None = None,
+        sent: list[int] | None = None,
+    ) -> RunResult:
         timeout = self.spec.command_timeout if timeout is None else timeout
         mode = self._sudo_for(sudo)
         head = shell.sudo_prefix(self.spec.sudo_password) if mode == "password" else b""
@@ -138,23 +175,36 @@ class Session:
         if sent is not None:
             sent.append(max(0, outcome.bytes_sent - prefix_len))
         tail = [self.redactor(line) for line in outcome.tail]
-        if outcome.writer_error is not None and not isinstance(outcome.writer_error,
-                                                              (OSError, EOFError, paramiko.SSHException)):
-            raise TransferError(self.redactor(f"sending input failed: {outcome.writer_error}"),
-                                host=self.spec.address, step=step) from outcome.writer_error
+        if outcome.writer_error is not None and not isinstance(
+            outcome.writer_error, (OSError, EOFError, paramiko.SSHException)
+        ):
+            raise TransferError(
+                self.redactor(f"sending input failed: {outcome.writer_error}"), host=self.spec.address, step=step
+            ) from outcome.writer_error
         if outcome.timed_out:
-            raise CommandTimeout(f"timed out after {timeout:g}s; the command was stopped",
-                                 host=self.spec.address, step=step, output_tail=tail)
+            raise CommandTimeout(
+                f"timed out after {timeout:g}s; the command was stopped",
+                host=self.spec.address,
+                step=step,
+                output_tail=tail,
+            )
         if outcome.exit_code is None or outcome.exit_code < 0:
             if not self.transport.is_active():
                 raise DialError("connection lost while the command ran", host=self.spec.address, step=step)
-            raise CommandError("the command ended without an exit status", host=self.spec.address, step=step,
-                               output_tail=tail)
-        result = RunResult(outcome.exit_code, outcome.stdout.decode("utf-8", "replace"),
-                           outcome.stderr.decode("utf-8", "replace"), outcome.stdout, outcome.stderr)
+            raise CommandError(
+                "the command ended without an exit status", host=self.spec.address, step=step, output_tail=tail
+            )
+        result = RunResult(
+            outcome.exit_code,
+            outcome.stdout.decode("utf-8", "replace"),
+            outcome.stderr.decode("utf-8", "replace"),
+            outcome.stdout,
+            outcome.stderr,
+        )
         if check and result.exit_code != 0:
-            raise CommandError("command failed", host=self.spec.address, step=step, exit_code=result.exit_code,
-                               output_tail=tail)
+            raise CommandError(
+                "command failed", host=self.spec.address, step=step, exit_code=result.exit_code, output_tail=tail
+            )
         return result
 
     def _line_logger(self, step: str) -> Callable[[str], None] | None:
@@ -177,31 +227,59 @@ class Session:
         return self.sudo_mode
 
     # ------------------------------------------------------------------------------------------------ files
-    def put(self, path: str, data: bytes, mode: int = 0o644, owner: str | None = None, *, step: str = "",
-            sudo: bool | None = None) -> None:
+    def put(
+        self,
+        path: str,
+        data: bytes,
+        mode: int = 0o644,
+        owner: str | None = None,
+        *,
+        step: str = "",
+        sudo: bool | None = None,
+    ) -> None:
         """Write `data` to `path` atomically: a 0600 temp file in the same directory, checked (sha256), chmod/chown,
         then renamed over the target. A dropped connection leaves the old file in place."""
         if not path.startswith("/"):
             raise TransferError(f"put: path {path!r} must be absolute", host=self.spec.address, step=step)
-        env = {"SP_PATH": path, "SP_MODE": f"{mode & 0o7777:o}", "SP_OWNER": owner or "",
-               "SP_SHA": hashlib.sha256(data).hexdigest()}
+        env = {
+            "SP_PATH": path,
+            "SP_MODE": f"{mode & 0o7777:o}",
+            "SP_OWNER": owner or "",
+            "SP_SHA": hashlib.sha256(data).hexdigest(),
+        }
         self.run(_PUT_SCRIPT, stdin=data, env=env, step=step or f"put {path}", sudo=sudo, stream=True)
 
     def read_file(self, path: str, *, step: str = "", sudo: bool | None = None) -> bytes | None:
         """The content of `path`, or None when it does not exist."""
-        result = self.run(f'if [ -e "$SP_PATH" ]; then exec cat -- "$SP_PATH"; else exit {READ_MISSING}; fi',
-                          env={"SP_PATH": path}, step=step or f"read {path}", sudo=sudo, check=False,
-                          stream=False)
+        result = self.run(
+            f'if [ -e "$SP_PATH" ]; then exec cat -- "$SP_PATH"; else exit {READ_MISSING}; fi',
+            env={"SP_PATH": path},
+            step=step or f"read {path}",
+            sudo=sudo,
+            check=False,
+            stream=False,
+        )
         if result.exit_code == READ_MISSING:
             return None
         if result.exit_code != 0:
-            raise CommandError(f"cannot read {path}", host=self.spec.address, step=step or f"read {path}",
-                               exit_code=result.exit_code,
-                               output_tail=[self.redactor(l) for l in result.stderr.splitlines()[-5:]])
+            raise CommandError(
+                f"cannot read {path}",
+                host=self.spec.address,
+                step=step or f"read {path}",
+                exit_code=result.exit_code,
+                output_tail=[self.redactor(l) for l in result.stderr.splitlines()[-5:]],
+            )
         return result.stdout_bytes
 
-    def push_tree(self, entries: "list[FileEntry]", remote_dir: str, *, manifest_name: str = "tree",
-                  sudo: bool | None = None, verify: str = "stat") -> "PushStats":
+    def push_tree(
+        self,
+        entries: "list[FileEntry]",
+        remote_dir: str,
+        *,
+        manifest_name: str = "tree",
+        sudo: bool | None = None,
+        verify: str = "stat",
+    ) -> "PushStats":
         """Make `remote_dir` hold `entries`, sending only what changed; see `push.push_tree`."""
         from .push import push_tree
 
@@ -214,8 +292,8 @@ mkdir -p -- "$d"
 t=$(mktemp -- "$d/.sp-put.XXXXXXXX")
 trap 'rm -f -- "$t"' EXIT
 cat > "$t"
-set -- $(sha256sum -- "$t")
-if [ "$1" != "$SP_SHA" ]; then echo "put: content check failed for $SP_PATH (transfer cut short?)" >&2; exit 1; fi
+sum=$(sha256sum -- "$t")
+if [ "${sum%% *}" != "$SP_SHA" ]; then echo "put: content check failed for $SP_PATH (transfer cut short?)" >&2; exit 1; fi
 chmod "$SP_MODE" -- "$t"
 if [ -n "$SP_OWNER" ]; then chown -- "$SP_OWNER" "$t"; fi
 mv -f -- "$t" "$SP_PATH"
@@ -235,7 +313,10 @@ def preflight_sudo(session: Session) -> str:
     if spec.sudo_password is None:
         raise SudoError(
             f"sudo needs a password for user {spec.user}: set sudo_password (sent on stdin only), or allow the "
-            f"user NOPASSWD in sudoers", host=spec.address, step=step)
+            f"user NOPASSWD in sudoers",
+            host=spec.address,
+            step=step,
+        )
     try:
         head = shell.sudo_prefix(spec.sudo_password)
     except ValueError as exc:
@@ -245,31 +326,43 @@ def preflight_sudo(session: Session) -> str:
         return "password"
     text = (check.stderr + check.stdout).decode("utf-8", "replace")
     _classify_sudo_failure(session, text, check.exit_code, step, password_given=True)
-    raise SudoError(f"sudo failed for user {spec.user}: {session.redactor(text.strip())[-300:]}",
-                    host=spec.address, step=step)
+    raise SudoError(
+        f"sudo failed for user {spec.user}: {session.redactor(text.strip())[-300:]}", host=spec.address, step=step
+    )
 
 
-def _classify_sudo_failure(session: Session, text: str, exit_code: int | None, step: str, *,
-                           password_given: bool) -> None:
+def _classify_sudo_failure(
+    session: Session, text: str, exit_code: int | None, step: str, *, password_given: bool
+) -> None:
     spec = session.spec
     low = text.lower()
     if exit_code == 127 or "sudo: command not found" in low or "sudo: not found" in low:
-        raise SudoError(f"sudo is not installed on the host; install it or connect as root", host=spec.address,
-                        step=step)
+        raise SudoError(
+            "sudo is not installed on the host; install it or connect as root", host=spec.address, step=step
+        )
     if "must have a tty" in low or "requiretty" in low:
         raise SudoError(
-            f"sudo requires a tty for user {spec.user} (requiretty): add `Defaults:{spec.user} !requiretty` to "
-            "sudoers", host=spec.address, step=step)
+            f"sudo requires a tty for user {spec.user} (requiretty): add `Defaults:{spec.user} !requiretty` to sudoers",
+            host=spec.address,
+            step=step,
+        )
     if "not in the sudoers" in low or "not allowed to run sudo" in low or "may not run sudo" in low:
-        raise SudoError(f"user {spec.user} is not in sudoers: grant it sudo rights or connect as root",
-                        host=spec.address, step=step)
+        raise SudoError(
+            f"user {spec.user} is not in sudoers: grant it sudo rights or connect as root", host=spec.address, step=step
+        )
     if password_given and ("incorrect password" in low or "try again" in low or "authentication failure" in low):
-        raise SudoError(f"sudo rejected sudo_password for user {spec.user}: check the password",
-                        host=spec.address, step=step)
+        raise SudoError(
+            f"sudo rejected sudo_password for user {spec.user}: check the password", host=spec.address, step=step
+        )
 
 
-def open_session(spec: ConnectionSpec | Mapping[str, object], *, log: Callable[[str], None] | None = None,
-                 secrets: Iterable[str] = (), name: str = "") -> Session:
+def open_session(
+    spec: ConnectionSpec | Mapping[str, object],
+    *,
+    log: Callable[[str], None] | None = None,
+    secrets: Iterable[str] = (),
+    name: str = "",
+) -> Session:
     """Dial, verify the host key, authenticate and (for a non-root user with sudo) run the sudo preflight.
 
     Every error raised is a RemoteError (or InvalidConnection) whose text has every known secret redacted.

@@ -42,7 +42,9 @@ def exports(env: Mapping[str, str] | None) -> str:
     lines = []
     for name, value in (env or {}).items():
         if not isinstance(name, str) or not _ENV_NAME.match(name):
-            raise ValueError(f"env name {name!r} is not a valid shell variable name (letters, digits, _; not starting with a digit)")
+            raise ValueError(
+                f"env name {name!r} is not a valid shell variable name (letters, digits, _; not starting with a digit)"
+            )
         if not isinstance(value, str):
             raise ValueError(f"env {name}: value must be a string, got {type(value).__name__}")
         if "\0" in value:

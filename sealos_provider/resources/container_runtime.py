@@ -26,7 +26,7 @@ from .hosttree import desired_part, host_env, load_image, merged_env, paths_of
 
 class ContainerRuntimeProvider(NodeProvider):
     resource_type = "ContainerRuntime"
-    own_inputs = ("registry_address",)
+    own_inputs = ("registry_address", "cri_dockerd")
 
     def secrets(self, props: Mapping[str, Any]) -> list[str]:
         pw = (props.get("env") or {}).get("registry_password")
@@ -43,10 +43,14 @@ class ContainerRuntimeProvider(NodeProvider):
             )
         return problems
 
+    @staticmethod
+    def _slots(props: Mapping[str, Any]) -> set[str]:
+        return {"runtime", "cri"} if props.get("cri_dockerd", True) else {"runtime"}
+
     def _plan(self, props: Mapping[str, Any]) -> RuntimePlan:
         image = load_image(props)
         env = merged_env(image, props)
-        want = desired_part(image, env, RUNTIME)
+        want = desired_part(image, env, RUNTIME, artifact_components=self._slots(props))
         flat = host_env(env, props)
         flat.pop("registryPassword", None)  # the runtime's scripts never need it
         return RuntimePlan(
@@ -54,12 +58,13 @@ class ContainerRuntimeProvider(NodeProvider):
             env=flat,
             hooks={"check": image.kubefile.hook("check"), "clean": image.kubefile.hook("clean")},
             registry_address=str(props.get("registry_address") or props["internal_address"]),
+            cri_dockerd=bool(props.get("cri_dockerd", True)),
         )
 
     def desired(self, props: dict[str, Any]) -> dict[str, Any]:
         image = load_image(props)
         env = merged_env(image, props)
-        out = desired_part(image, env, RUNTIME).as_inputs()
+        out = desired_part(image, env, RUNTIME, artifact_components=self._slots(props)).as_inputs()
         out["registry_address"] = props.get("registry_address") or props["internal_address"]
         return out
 
@@ -73,7 +78,7 @@ class ContainerRuntimeProvider(NodeProvider):
 
     def inspect(self, props, session, log) -> list[str]:
         plan = self._plan(props)
-        return component_drift(self._context(props, session, log, plan), RUNTIME, plan.targets)
+        return component_drift(self._context(props, session, log, plan), RUNTIME, plan.targets, units=plan.units)
 
     def remove(self, props, session, log) -> None:
         plan = self._plan(props)
@@ -83,9 +88,11 @@ class ContainerRuntimeProvider(NodeProvider):
 @dataclass
 class ContainerRuntimeArgs(NodeArgs):
     """`registry_address`: the address the registry domain maps to in this host's /etc/hosts (the registry host's
-    internal address; default: this host's own, for a single node)."""
+    internal address; default: this host's own, for a single node). `cri_dockerd=False` installs Docker alone (a host
+    that only serves the registry needs no CRI)."""
 
     registry_address: Optional[pulumi.Input[str]] = None
+    cri_dockerd: Optional[pulumi.Input[bool]] = None
 
 
 class ContainerRuntime(Resource, module="sealos", name="ContainerRuntime"):
@@ -110,6 +117,7 @@ class ContainerRuntime(Resource, module="sealos", name="ContainerRuntime"):
     def __init__(self, resource_name: str, args: ContainerRuntimeArgs, opts: Optional[pulumi.ResourceOptions] = None):
         props = node_props(resource_name, args)
         props["registry_address"] = args.registry_address
+        props["cri_dockerd"] = args.cri_dockerd if args.cri_dockerd is not None else True
         for out in ("rendered", "tree_digest", "installed", "host_key", "drift", "last_run"):
             props.setdefault(out, None)
         super().__init__(ContainerRuntimeProvider(), resource_name, props, opts)

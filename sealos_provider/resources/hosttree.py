@@ -68,14 +68,16 @@ def desired_part(
     env: RootfsEnv,
     component: str,
     *,
+    artifact_components: Iterable[str] | None = None,
     include_registry_store: bool = False,
     extra_files: Iterable[FileEntry] = (),
     missing_ok: bool = False,
 ) -> Desired:
-    problems = image.check_artifacts({component})
+    slots = set(artifact_components) if artifact_components is not None else {component}
+    problems = image.check_artifacts(slots)
     if problems and not missing_ok:
         raise InputError("image", "; ".join(problems))
-    tree = list(image.host_tree(env, {component}, include_registry_store=include_registry_store))
+    tree = list(image.host_tree(env, slots, include_registry_store=include_registry_store))
     tree += list(extra_files)
     part = select(tree, component)
     rendered = {p: e.sha256 for e in part for p in [e.path] if p in INSTALLED[component]}

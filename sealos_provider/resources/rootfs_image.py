@@ -14,11 +14,12 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from ..steps.layout import COMPONENTS
 from . import rules
 from .base import has_unknown
 
 INPUTS = ("resource_name", "rootfs_dir", "artifact_cache", "arch", "components")
+# Artifact components: runtime (docker), cri (cri-dockerd, crictl), registry, kube.
+COMPONENTS = ("runtime", "cri", "registry", "kube")
 
 
 def default_rootfs_dir() -> Optional[str]:
@@ -93,7 +94,7 @@ class RootfsImageProvider(ResourceProvider):
 class RootfsImageArgs:
     """`rootfs_dir`: the cluster-image tree (default: this repository's rootfs/). `artifact_cache`: where the binary
     slots were fetched or filled (default ~/.cache/sealos-provider/artifacts). `components`: which parts the stack
-    installs (runtime, registry, kube): only their slots must be filled."""
+    installs (runtime, cri, registry, kube): only their slots must be filled."""
 
     rootfs_dir: Optional[pulumi.Input[str]] = None
     artifact_cache: Optional[pulumi.Input[str]] = None

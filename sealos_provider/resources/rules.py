@@ -52,6 +52,7 @@ RULES: Mapping[str, Mapping[str, str]] = {
     "ContainerRuntime": {
         **_COMMON,
         "registry_address": UPDATE,
+        "cri_dockerd": UPDATE,
         "env.cri_data": REPLACE_FIRST_DELETE,
         "env.cri_dockerd_data": REPLACE_FIRST_DELETE,
         "env.registry_domain": UPDATE,

@@ -58,7 +58,7 @@ class HostContext:
     @property
     def facts(self) -> Facts:
         if self._facts is None:
-            result = self.session.run_script(gather_script(self.fact_query), step="gather facts", check=False)
+            result = self.session.run_script(gather_script(self.fact_query), step="gather facts", check=False, stream=False)
             self._facts = parse_facts(result.stdout if isinstance(result.stdout, str) else result.stdout.decode())
         return self._facts
 

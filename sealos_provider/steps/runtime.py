@@ -32,6 +32,7 @@ class RuntimePlan:
     env: Mapping[str, str]
     hooks: Mapping[str, str]  # check / clean commands from the Kubefile
     registry_address: str  # the address the registry domain maps to on this host
+    cri_dockerd: bool = True  # False: Docker alone (a registry-only host needs no CRI)
 
     @property
     def part(self) -> list[FileEntry]:
@@ -42,7 +43,11 @@ class RuntimePlan:
         return config_targets(RUNTIME, self.part, self.env)
 
     def fact_query(self) -> FactQuery:
-        return query(files=self.targets.keys(), units=UNITS[RUNTIME], paths=[self.env.get("criData", "/var/lib/docker")])
+        return query(files=self.targets.keys(), units=self.units, paths=[self.env.get("criData", "/var/lib/docker")])
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        return UNITS[RUNTIME] if self.cri_dockerd else ("docker.service",)
 
 
 def _subset(targets: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
@@ -83,7 +88,7 @@ def runtime_steps(plan: RuntimePlan) -> list[Step]:
             step="remove empty product dirs",
         )
 
-    return [
+    steps = [
         Step("product directories", apply=lambda ctx: None, undo=remove_dirs),
         push_step(RUNTIME, plan.part),
         Step("check host (check hook)", apply=check, done=docker_done),
@@ -94,10 +99,14 @@ def runtime_steps(plan: RuntimePlan) -> list[Step]:
             done=docker_done,
             undo=lambda ctx: ctx.hook("bash clean-docker.sh", step="clean-docker"),
         ),
-        Step(
+    ]
+    if plan.cri_dockerd:
+        steps.append(
+            Step(
             "install cri-dockerd (init-cri-dockerd.sh)",
             apply=lambda ctx: ctx.hook("bash init-cri-dockerd.sh", step="init-cri-dockerd"),
             done=cri_dockerd_done,
             undo=lambda ctx: ctx.hook("bash clean-cri-dockerd.sh", step="clean-cri-dockerd"),
-        ),
-    ]
+            )
+        )
+    return steps

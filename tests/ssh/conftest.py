@@ -173,20 +173,29 @@ def keys(sshd: Sshd, sshd2: Sshd) -> Iterator[Keys]:
 @pytest.fixture
 def root_spec(sshd: Sshd, keys: Keys) -> dict:
     """A connection dict for root on `sshd` with an inline Ed25519 key (tofu, nothing recorded yet)."""
-    return {"host": "127.0.0.1", "port": sshd.port, "user": "root", "private_key": keys.private("ed25519"),
-            "dial_error_limit": 2, "per_dial_timeout": 5}
+    return {
+        "host": "127.0.0.1",
+        "port": sshd.port,
+        "user": "root",
+        "private_key": keys.private("ed25519"),
+        "dial_error_limit": 2,
+        "per_dial_timeout": 5,
+    }
 
 
 @pytest.fixture
 def ssh_agent(keys: Keys) -> Iterator[str]:
     sock = keys.dir / f"agent-{secrets.token_hex(3)}.sock"
-    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 5
     while not sock.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
-    subprocess.run(["ssh-add", "-q", str(keys.paths["agent"])], check=True,
-                   env=dict(os.environ, SSH_AUTH_SOCK=str(sock)), capture_output=True)
+    subprocess.run(
+        ["ssh-add", "-q", str(keys.paths["agent"])],
+        check=True,
+        env=dict(os.environ, SSH_AUTH_SOCK=str(sock)),
+        capture_output=True,
+    )
     yield str(sock)
     proc.terminate()
     proc.wait(5)

@@ -52,12 +52,21 @@ def test_password_auth(sshd: Sshd, test_user: UnixUser) -> None:
         assert s.run("id -un").stdout == f"{test_user.name}\n"
 
 
-def test_failure_lists_each_method_and_never_the_secret(sshd: Sshd, keys: Keys, test_user: UnixUser,
-                                                        ssh_agent: str) -> None:
+def test_failure_lists_each_method_and_never_the_secret(
+    sshd: Sshd, keys: Keys, test_user: UnixUser, ssh_agent: str
+) -> None:
     bad_password = "not-the-password-4711"
     with pytest.raises(AuthError) as err:
-        open_session(_spec(sshd, user=test_user.name, private_key=keys.private("unauthorized"),
-                           password=bad_password, agent_socket_path=ssh_agent, sudo=False))
+        open_session(
+            _spec(
+                sshd,
+                user=test_user.name,
+                private_key=keys.private("unauthorized"),
+                password=bad_password,
+                agent_socket_path=ssh_agent,
+                sudo=False,
+            )
+        )
     text = str(err.value)
     assert f"127.0.0.1:{sshd.port}" in text and f"user {test_user.name}" in text
     methods = [m for m, _ in err.value.attempts]

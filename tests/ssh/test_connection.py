@@ -15,11 +15,19 @@ KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE
 
 
 def test_from_dict_accepts_camel_case_floats_and_nested_proxy() -> None:
-    spec = ConnectionSpec.from_dict({
-        "host": "10.0.0.5", "port": 2222.0, "user": "ubuntu", "privateKey": KEY, "dialErrorLimit": 3.0,
-        "perDialTimeout": 7.0, "hostKeyPolicy": "insecure", "sudoPassword": "pw",
-        "proxy": {"host": "bastion.example.com", "port": 22.0, "password": "bp"},
-    })
+    spec = ConnectionSpec.from_dict(
+        {
+            "host": "10.0.0.5",
+            "port": 2222.0,
+            "user": "ubuntu",
+            "privateKey": KEY,
+            "dialErrorLimit": 3.0,
+            "perDialTimeout": 7.0,
+            "hostKeyPolicy": "insecure",
+            "sudoPassword": "pw",
+            "proxy": {"host": "bastion.example.com", "port": 22.0, "password": "bp"},
+        }
+    )
     assert (spec.port, spec.dial_error_limit, spec.per_dial_timeout) == (2222, 3, 7.0)
     assert isinstance(spec.port, int) and isinstance(spec.dial_error_limit, int)
     assert spec.private_key == KEY and spec.sudo_password == "pw"
@@ -31,11 +39,22 @@ def test_from_dict_accepts_camel_case_floats_and_nested_proxy() -> None:
 def test_from_dict_accepts_pulumi_command_connection_args() -> None:
     from pulumi_command import remote
 
-    args = remote.ConnectionArgs(host="192.0.2.7", port=2200, user="core", password="secret", dial_error_limit=4,
-                                 proxy=remote.ProxyConnectionArgs(host="198.51.100.1", user="jump"))
+    args = remote.ConnectionArgs(
+        host="192.0.2.7",
+        port=2200,
+        user="core",
+        password="secret",
+        dial_error_limit=4,
+        proxy=remote.ProxyConnectionArgs(host="198.51.100.1", user="jump"),
+    )
     spec = ConnectionSpec.from_dict(args)
-    assert (spec.host, spec.port, spec.user, spec.password, spec.dial_error_limit) == ("192.0.2.7", 2200, "core",
-                                                                                         "secret", 4)
+    assert (spec.host, spec.port, spec.user, spec.password, spec.dial_error_limit) == (
+        "192.0.2.7",
+        2200,
+        "core",
+        "secret",
+        4,
+    )
     assert spec.proxy is not None and (spec.proxy.host, spec.proxy.user) == ("198.51.100.1", "jump")
 
 
@@ -44,13 +63,16 @@ def test_from_dict_unwraps_engine_secret_values() -> None:
     assert ConnectionSpec.from_dict({"host": "h", "password": wrapped}).password == "hunter2"
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"host": "h", "prot": 22}, "prot"),
-    ({"port": 22}, "host"),
-    ({"host": "h", "port": 22.5}, "port"),
-    ({"host": "h", "proxy": {"host": "j", "port": "x"}}, "proxy.port"),
-    ({"host": "h", "sudo": "yes"}, "sudo"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"host": "h", "prot": 22}, "prot"),
+        ({"port": 22}, "host"),
+        ({"host": "h", "port": 22.5}, "port"),
+        ({"host": "h", "proxy": {"host": "j", "port": "x"}}, "proxy.port"),
+        ({"host": "h", "sudo": "yes"}, "sudo"),
+    ],
+)
 def test_from_dict_names_the_bad_field(data: dict, field: str) -> None:
     with pytest.raises(InvalidConnection) as err:
         ConnectionSpec.from_dict(data)
@@ -58,17 +80,24 @@ def test_from_dict_names_the_bad_field(data: dict, field: str) -> None:
     assert f"connection.{field}:" in str(err.value)
 
 
-@pytest.mark.parametrize("kwargs, field, hint", [
-    ({"host": "bad host"}, "host", "not a host name"),
-    ({"host": "h", "port": 0}, "port", "1-65535"),
-    ({"host": "h", "host_key_policy": "pinned"}, "host_key", "ssh-keyscan"),
-    ({"host": "h", "host_key_policy": "strict"}, "known_hosts_path", "required"),
-    ({"host": "h", "host_key_policy": "strict", "known_hosts_path": "/nonexistent/kh"}, "known_hosts_path", "does not exist"),
-    ({"host": "h", "host_key_policy": "maybe"}, "host_key_policy", "strict, pinned, tofu, insecure"),
-    ({"host": "h", "host_key": "not a key"}, "host_key", "authorized_keys"),
-    ({"host": "h", "dial_error_limit": 0}, "dial_error_limit", "-1 for unlimited"),
-    ({"host": "h", "proxy": ConnectionSpec(host="j", port=70000)}, "proxy.port", "1-65535"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field, hint",
+    [
+        ({"host": "bad host"}, "host", "not a host name"),
+        ({"host": "h", "port": 0}, "port", "1-65535"),
+        ({"host": "h", "host_key_policy": "pinned"}, "host_key", "ssh-keyscan"),
+        ({"host": "h", "host_key_policy": "strict"}, "known_hosts_path", "required"),
+        (
+            {"host": "h", "host_key_policy": "strict", "known_hosts_path": "/nonexistent/kh"},
+            "known_hosts_path",
+            "does not exist",
+        ),
+        ({"host": "h", "host_key_policy": "maybe"}, "host_key_policy", "strict, pinned, tofu, insecure"),
+        ({"host": "h", "host_key": "not a key"}, "host_key", "authorized_keys"),
+        ({"host": "h", "dial_error_limit": 0}, "dial_error_limit", "-1 for unlimited"),
+        ({"host": "h", "proxy": ConnectionSpec(host="j", port=70000)}, "proxy.port", "1-65535"),
+    ],
+)
 def test_validate_names_field_and_fix(kwargs: dict, field: str, hint: str) -> None:
     with pytest.raises(InvalidConnection) as err:
         ConnectionSpec(**kwargs).validate()

@@ -21,13 +21,22 @@ def test_refused_port_fails_after_dial_error_limit_attempts(keys: Keys) -> None:
     lines: list[str] = []
     started = time.monotonic()
     with pytest.raises(DialError) as err:
-        open_session({"host": "127.0.0.1", "port": port, "private_key": keys.private("ed25519"),
-                      "dial_error_limit": 3, "per_dial_timeout": 1}, log=lines.append)
+        open_session(
+            {
+                "host": "127.0.0.1",
+                "port": port,
+                "private_key": keys.private("ed25519"),
+                "dial_error_limit": 3,
+                "per_dial_timeout": 1,
+            },
+            log=lines.append,
+        )
     elapsed = time.monotonic() - started
     assert elapsed < 3 * 1 + backoff(1) + backoff(2) + 1.0
     assert elapsed >= backoff(1) + backoff(2)
     assert [l for l in lines if "dial attempt" in l] == [
-        f"[127.0.0.1:{port}] dial attempt {n}/3 failed: connection refused" for n in (1, 2, 3)]
+        f"[127.0.0.1:{port}] dial attempt {n}/3 failed: connection refused" for n in (1, 2, 3)
+    ]
     assert "after 3 attempt(s)" in str(err.value) and "connection refused" in str(err.value)
 
 
@@ -62,16 +71,29 @@ def test_silent_host_fails_within_the_documented_bound(silent_server: int, keys:
     limit, per_dial = 2, 1.0
     started = time.monotonic()
     with pytest.raises(DialError, match="after 2 attempt"):
-        open_session({"host": "127.0.0.1", "port": silent_server, "private_key": keys.private("ed25519"),
-                      "dial_error_limit": limit, "per_dial_timeout": per_dial})
+        open_session(
+            {
+                "host": "127.0.0.1",
+                "port": silent_server,
+                "private_key": keys.private("ed25519"),
+                "dial_error_limit": limit,
+                "per_dial_timeout": per_dial,
+            }
+        )
     elapsed = time.monotonic() - started
     bound = limit * per_dial + sum(backoff(n) for n in range(1, limit))
     assert limit * per_dial * 0.9 <= elapsed <= bound + 0.75
 
 
 def _root(sshd: Sshd, keys: Keys, **kw: object) -> dict:
-    return {"host": "127.0.0.1", "port": sshd.port, "private_key": keys.private("ed25519"), "dial_error_limit": 2,
-            "per_dial_timeout": 5, **kw}
+    return {
+        "host": "127.0.0.1",
+        "port": sshd.port,
+        "private_key": keys.private("ed25519"),
+        "dial_error_limit": 2,
+        "per_dial_timeout": 5,
+        **kw,
+    }
 
 
 def test_jump_host(sshd: Sshd, sshd2: Sshd, keys: Keys) -> None:

@@ -14,12 +14,39 @@ import pytest
 from sealos_provider.remote.errors import CommandError, CommandTimeout
 from sealos_provider.remote.session import open_session
 
-from .conftest import Keys, Sshd
+from .conftest import Keys
 
 HOSTILE = [
-    "", "'", '"', "''\"\"", "$(touch MARKER)", "`touch MARKER`", "${HOME}", "$HOME", "a\nb", "line\n", "\n",
-    "\\", "\\n", "-n", "--", " leading and trailing ", "tab\there", "cr\r\nlf", "ünïcödé ✓ 雪", "%s%n%x",
-    "!!", "*", "?", "[a-z]", "~", "a;b|c&d>e<f", "EOF\n'EOF'\n", "}\n__sp_main\nexit 0", "\x01\x7f", "touch MARKER\n"
+    "",
+    "'",
+    '"',
+    "''\"\"",
+    "$(touch MARKER)",
+    "`touch MARKER`",
+    "${HOME}",
+    "$HOME",
+    "a\nb",
+    "line\n",
+    "\n",
+    "\\",
+    "\\n",
+    "-n",
+    "--",
+    " leading and trailing ",
+    "tab\there",
+    "cr\r\nlf",
+    "ünïcödé ✓ 雪",
+    "%s%n%x",
+    "!!",
+    "*",
+    "?",
+    "[a-z]",
+    "~",
+    "a;b|c&d>e<f",
+    "EOF\n'EOF'\n",
+    "}\n__sp_main\nexit 0",
+    "\x01\x7f",
+    "touch MARKER\n",
 ]
 
 
@@ -101,7 +128,7 @@ def test_output_is_streamed_with_host_prefix_and_secrets_redacted(root_spec: dic
         r = s.run(f"echo one; echo {secret} >&2; echo two; echo {shlex.quote(key_line)}", step="probe")
         with pytest.raises(CommandError) as err:
             s.run(f"echo value={secret}; exit 9", step="fail")
-    assert r.stdout.startswith(f"one\ntwo\n")  # the caller gets its own output unredacted
+    assert r.stdout.startswith("one\ntwo\n")  # the caller gets its own output unredacted
     prefix = f"[node-1 127.0.0.1:{root_spec['port']}] probe: "
     assert f"{prefix}one" in lines and f"{prefix}two" in lines and f"{prefix}***" in lines
     assert lines.index(f"{prefix}one") < lines.index(f"{prefix}two")

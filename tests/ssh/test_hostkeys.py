@@ -16,14 +16,21 @@ from .conftest import Keys, Sshd
 
 
 def fp(pub_line: str) -> str:
-    out = subprocess.run(["ssh-keygen", "-lf", "-"], input=pub_line + "\n", text=True, capture_output=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["ssh-keygen", "-lf", "-"], input=pub_line + "\n", text=True, capture_output=True, check=True
+    ).stdout
     return out.split()[1]
 
 
 def _spec(sshd: Sshd, keys: Keys, **kw: object) -> dict:
-    return {"host": "127.0.0.1", "port": sshd.port, "private_key": keys.private("ed25519"),
-            "dial_error_limit": 5, "per_dial_timeout": 5, **kw}
+    return {
+        "host": "127.0.0.1",
+        "port": sshd.port,
+        "private_key": keys.private("ed25519"),
+        "dial_error_limit": 5,
+        "per_dial_timeout": 5,
+        **kw,
+    }
 
 
 def test_tofu_records_the_key_then_detects_a_change(sshd: Sshd, sshd2: Sshd, keys: Keys) -> None:

@@ -33,8 +33,9 @@ def expected(entries: list[FileEntry]) -> dict[str, tuple[bytes, int]]:
 
 
 def make_tree(seed: int, n: int = 20, big: int = 0) -> list[FileEntry]:
-    entries = [FileEntry.from_bytes(f"dir{i % 3}/file{i}.conf", f"seed {seed} file {i}\n".encode() * (i + 1))
-               for i in range(n)]
+    entries = [
+        FileEntry.from_bytes(f"dir{i % 3}/file{i}.conf", f"seed {seed} file {i}\n".encode() * (i + 1)) for i in range(n)
+    ]
     entries.append(FileEntry.from_bytes("scripts/init.sh", b"#!/bin/bash\necho init\n", 0o755))
     if big:
         entries.append(FileEntry.from_bytes("images/blob.bin", os.urandom(big), 0o644))
@@ -57,11 +58,9 @@ def test_push_sends_only_changes_and_removes_only_its_own_files(root_spec: dict,
         assert (again.files_sent, again.files_removed, again.files_chmod) == (0, 0, 0)
         assert again.bytes_sent < 2000  # the path list for the probe, nothing else
 
-        changed = [e if e.path != "dir1/file1.conf" else FileEntry.from_bytes(e.path, b"new content\n")
-                   for e in tree]
+        changed = [e if e.path != "dir1/file1.conf" else FileEntry.from_bytes(e.path, b"new content\n") for e in tree]
         changed = [e for e in changed if e.path != "dir2/file2.conf"]  # dropped from the tree
-        changed = [FileEntry.from_bytes(e.path, e.read(), 0o700) if e.path == "scripts/init.sh" else e
-                   for e in changed]
+        changed = [FileEntry.from_bytes(e.path, e.read(), 0o700) if e.path == "scripts/init.sh" else e for e in changed]
         third = s.push_tree(changed, str(dest), manifest_name="rootfs")
         assert (third.files_sent, third.files_removed, third.files_chmod) == (1, 1, 1)
         assert third.bytes_sent < 3000
@@ -97,8 +96,13 @@ def test_push_as_non_root_with_sudo_password(sshd: Sshd, keys: Keys, test_user: 
     test_user.set_sudoers(f"{test_user.name} ALL=(ALL) ALL\n")
     dest = tmp_path / "sudo-rootfs"
     tree = make_tree(3)
-    spec = {"host": "127.0.0.1", "port": sshd.port, "user": test_user.name, "private_key": keys.private("ed25519"),
-            "sudo_password": USER_PASSWORD}
+    spec = {
+        "host": "127.0.0.1",
+        "port": sshd.port,
+        "user": test_user.name,
+        "private_key": keys.private("ed25519"),
+        "sudo_password": USER_PASSWORD,
+    }
     with open_session(spec) as s:
         s.push_tree(tree, str(dest), manifest_name="rootfs")
         assert s.push_tree(tree, str(dest), manifest_name="rootfs").files_sent == 0
@@ -170,15 +174,19 @@ def relay_factory(sshd: Sshd) -> Iterator:
         relay.close()
 
 
-def test_connection_killed_mid_transfer_then_next_push_completes(root_spec: dict, tmp_path: Path,
-                                                                 relay_factory) -> None:
+@pytest.mark.parametrize("cut_at", [3_000_000, 24_000_000], ids=["in-first-stream", "in-second-stream"])
+def test_connection_killed_mid_transfer_then_next_push_completes(
+    root_spec: dict, tmp_path: Path, relay_factory, cut_at: int
+) -> None:
     dest = tmp_path / "rootfs"
     v1 = make_tree(1, big=1_000_000)
     with open_session(root_spec) as s:
         s.push_tree(v1, str(dest), manifest_name="rootfs")
     before = host_tree(dest)
-    v2 = make_tree(2, big=8_000_000)  # every file changes; the random blob cannot be compressed
-    relay = relay_factory(limit=3_000_000)
+    # Every file changes; the random blobs cannot be compressed. The push goes as two streams (the first one
+    # ends after images/blob.bin, past 16 MiB), so the cut lands in the first or in the second stream.
+    v2 = make_tree(2, big=17_000_000) + [FileEntry.from_bytes("zz/blob2.bin", os.urandom(12_000_000))]
+    relay = relay_factory(limit=cut_at)
     with pytest.raises(RemoteError):
         with open_session(dict(root_spec, port=relay.port, dial_error_limit=1)) as s:
             s.push_tree(v2, str(dest), manifest_name="rootfs")
@@ -194,3 +202,34 @@ def test_connection_killed_mid_transfer_then_next_push_completes(root_spec: dict
     assert list((dest / ".sealos-provider/staging").iterdir()) == []
     leftovers = subprocess.run(["find", str(dest), "-name", ".sp-*"], capture_output=True, text=True).stdout
     assert leftovers == ""
+
+
+def test_full_sha256_verification_mode(root_spec: dict, tmp_path: Path) -> None:
+    tree = make_tree(4, big=300_000) + [FileEntry.from_bytes("back\\slash\nnl", b"odd")]
+    dest = tmp_path / "verified"
+    with open_session(root_spec) as s:
+        first = s.push_tree(tree, str(dest), manifest_name="v", verify="sha256")
+        assert first.files_sent == len(tree)
+        again = s.push_tree(tree, str(dest), manifest_name="v", verify="sha256")
+        assert (again.files_sent, again.files_hashed) == (0, len(tree))
+        # A file corrupted on the host with its stat restored is still caught when hashing everything.
+        victim = dest / "dir0/file0.conf"
+        st = victim.stat()
+        victim.write_bytes(b"Y" * st.st_size)
+        os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert s.push_tree(tree, str(dest), manifest_name="v", verify="sha256").files_sent == 1
+    assert host_tree(dest) == expected(tree)
+
+
+def test_source_changed_during_push_places_nothing(root_spec: dict, tmp_path: Path) -> None:
+    local = tmp_path / "src" / "tool.bin"
+    local.parent.mkdir()
+    local.write_bytes(b"A" * 100_000)
+    entry = FileEntry.from_file("tool.bin", local)
+    local.write_bytes(b"B" * 100_000)  # same size, other content: only the hash can tell
+    dest = tmp_path / "dest"
+    with open_session(root_spec) as s:
+        with pytest.raises(RemoteError, match="changed while being pushed"):
+            s.push_tree([entry], str(dest), manifest_name="t")
+        assert s.run("echo usable").stdout == "usable\n"
+    assert not (dest / "tool.bin").exists()

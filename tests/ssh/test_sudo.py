@@ -14,8 +14,15 @@ from .conftest import USER_PASSWORD, Keys, Sshd, UnixUser
 
 
 def _spec(sshd: Sshd, keys: Keys, user: UnixUser, **kw: object) -> dict:
-    return {"host": "127.0.0.1", "port": sshd.port, "user": user.name, "private_key": keys.private("ed25519"),
-            "dial_error_limit": 1, "per_dial_timeout": 5, **kw}
+    return {
+        "host": "127.0.0.1",
+        "port": sshd.port,
+        "user": user.name,
+        "private_key": keys.private("ed25519"),
+        "dial_error_limit": 1,
+        "per_dial_timeout": 5,
+        **kw,
+    }
 
 
 def test_nopasswd(sshd: Sshd, keys: Keys, test_user: UnixUser) -> None:
@@ -40,7 +47,7 @@ def test_sudo_password_goes_on_stdin_only(sshd: Sshd, keys: Keys, test_user: Uni
         # stdin and env still arrive intact after the password line.
         r = s.run('printf "%s|" "$A"; cat', stdin=b"data\n", env={"A": "v'1"})
         assert r.stdout == "v'1|data\n"
-        r = s.run_script("set -e\nwhoami\necho \"$HOME\" >/dev/null\n", step="script")
+        r = s.run_script('set -e\nwhoami\necho "$HOME" >/dev/null\n', step="script")
         assert r.stdout == "root\n"
         s.run(f"echo {shlex.quote(USER_PASSWORD)}", step="echo")
     assert lines and all(USER_PASSWORD not in l for l in lines)

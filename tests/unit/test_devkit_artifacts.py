@@ -127,6 +127,41 @@ crictl --version
     assert [e["argv"][:2] for e in log] == [["kubeadm", "init"], ["kubeadm", "reset"],
                                             ["/usr/bin/kubelet", "--config"]]
     assert {e["double"] for e in log} == {"kubeadm-double", "kubelet-double"}
+    assert all(e["cwd"] and e["time"] for e in log)
+
+
+def test_daemon_doubles_open_their_sockets_and_stay_up(doubles_set, nodes):
+    node = nodes(1)[0]
+    subprocess.run(["docker", "cp", str(doubles_set / "cri" / "image-cri-shim"),
+                    f"{node.container}:/usr/bin/image-cri-shim"], check=True, capture_output=True)
+    with tarfile.open(doubles_set / "cri" / "cri-dockerd.tgz") as tar:
+        assert tar.getnames() == ["cri-dockerd", "cri-dockerd/cri-dockerd"]
+    subprocess.run(["docker", "cp", str(doubles_set / "cri" / "cri-dockerd.tgz"), f"{node.container}:/root/"],
+                   check=True, capture_output=True)
+    script = r"""
+set -e
+tar -xzf /root/cri-dockerd.tgz -C /usr/bin --strip-components=1
+printf 'shim: /var/run/image-cri-shim.sock\ncri: /var/run/cri-dockerd.sock\n' > /etc/image-cri-shim.yaml
+# cri-dockerd the way the rootfs runs it: socket-activated by systemd (fd://)
+printf '[Socket]\nListenStream=/var/run/cri-dockerd.sock\n[Install]\nWantedBy=sockets.target\n' \
+  > /etc/systemd/system/cri-docker.socket
+printf '[Service]\nExecStart=/usr/bin/cri-dockerd --container-runtime-endpoint fd://\n' \
+  > /etc/systemd/system/cri-docker.service
+systemctl daemon-reload
+systemctl start cri-docker.socket cri-docker.service
+systemd-run --unit image-cri-shim /usr/bin/image-cri-shim --file /etc/image-cri-shim.yaml
+for i in $(seq 50); do test -S /var/run/image-cri-shim.sock && break; sleep 0.1; done
+sleep 0.5
+systemctl is-active cri-docker.service image-cri-shim.service
+test -S /var/run/image-cri-shim.sock && echo shim-socket
+systemctl stop image-cri-shim.service
+test -e /var/run/image-cri-shim.sock || echo shim-socket-removed
+"""
+    out = node.exec(script, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["active", "active", "shim-socket", "shim-socket-removed"]
+    log = node.read_file("/var/log/sealos-provider-doubles.log").decode()
+    assert '"double":"cri-dockerd-double"' in log and '"double":"image-cri-shim-double"' in log
 
 
 def test_unknown_set_names_the_choices():

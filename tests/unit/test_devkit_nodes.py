@@ -55,7 +55,8 @@ def test_nodes_are_reachable_over_ssh_with_unique_names_and_addresses(nodes):
     # /var/lib/docker is a volume (not overlayfs), so a Docker engine can run inside
     assert a.exec("stat -f -c %T /var/lib/docker").stdout.strip() != "overlayfs"
     # every node has its own SSH host key
-    assert a.exec("cat /etc/ssh/ssh_host_ed25519_key.pub").stdout != b.exec("cat /etc/ssh/ssh_host_ed25519_key.pub").stdout
+    host_key = "cat /etc/ssh/ssh_host_ed25519_key.pub"
+    assert a.exec(host_key).stdout != b.exec(host_key).stdout
 
 
 def test_sudo_users_and_sysctl_work(nodes):
