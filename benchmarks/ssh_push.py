@@ -210,6 +210,12 @@ def main() -> None:
                 f"{first.bytes_sent / 1e6:.1f} MB sent; {t_first / baseline:.2f}x OpenSSH, {t_first / ceiling:.2f}x ceiling",
             ),
             (
+                "first push / OpenSSH, paired per run",
+                "",
+                ", ".join(f"{f / b:.2f}" for f, b in zip(firsts, baselines))
+                + f" (median {sorted(f / b for f, b in zip(firsts, baselines))[len(firsts) // 2]:.2f})",
+            ),
+            (
                 "push_tree re-push, unchanged",
                 f"{t_again:.2f} s",
                 f"{again.bytes_sent} bytes sent ({100 * again.bytes_sent / tree_bytes:.4f}% of tree), {again.files_sent} files",

@@ -11,7 +11,7 @@ A push is a few exec channels on the open session:
             right size is hashed on the host (2., only then), so a push after an interruption resends nothing it
             already placed. With verify="sha256" every file is hashed, before and after the transfer.
  3. send:   the changed files as tar streams extracted into a staging dir next to the target (same filesystem).
-            The first stream (about 16 MiB) is gzip'ed and measures the link and the compressor; the rest goes
+            The first stream (about 8 MiB) is gzip'ed and measures the link and the compressor; the rest goes
             gzip'ed when the compressor is faster than the link (then compression pays), as a plain tar otherwise
             (a LAN, or loopback). Inside a gzip'ed stream, files that do not compress are stored, not compressed.
  4. place:  after the last stream (which ends with an `end` marker member, so a cut stream is never taken for a
@@ -53,8 +53,11 @@ READ_CHUNK = 1 << 20
 OUT_CHUNK = 1 << 20
 SAMPLE = 4 * 1024
 SMALL = 8 * 1024
-FIRST_SEGMENT = 16 * 1024 * 1024
+FIRST_SEGMENT = 8 * 1024 * 1024
 ASSUMED_COMPRESS_RATE = 40e6
+# Compress only when the compressor is this many times faster than the link: below that, the CPU it takes (from
+# encryption here, and on a shared machine from the host side too) costs more than the bytes it saves.
+COMPRESS_MARGIN = 2.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -433,7 +436,7 @@ class _Rates:
         at link speed and carries fewer bytes."""
         if self.link is None or self.compress is None:
             return True
-        return self.compress > 1.2 * self.link
+        return self.compress > COMPRESS_MARGIN * self.link
 
     def gzip_pays(self) -> bool:
         if self.link is None:

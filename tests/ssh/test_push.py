@@ -184,7 +184,7 @@ def test_connection_killed_mid_transfer_then_next_push_completes(
         s.push_tree(v1, str(dest), manifest_name="rootfs")
     before = host_tree(dest)
     # Every file changes; the random blobs cannot be compressed. The push goes as two streams (the first one
-    # ends after images/blob.bin, past 16 MiB), so the cut lands in the first or in the second stream.
+    # ends after images/blob.bin, past 8 MiB), so the cut lands in the first or in the second stream.
     v2 = make_tree(2, big=17_000_000) + [FileEntry.from_bytes("zz/blob2.bin", os.urandom(12_000_000))]
     relay = relay_factory(limit=cut_at)
     with pytest.raises(RemoteError):

@@ -136,6 +136,25 @@ func waitForSignal(cleanup func()) {
 	cleanup()
 }
 
+// notifyReady tells systemd the daemon is up when the unit is Type=notify (as cri-docker.service is), the way the
+// real daemons do with sd_notify: a READY=1 datagram to $NOTIFY_SOCKET.
+func notifyReady() {
+	addr := os.Getenv("NOTIFY_SOCKET")
+	if addr == "" {
+		return
+	}
+	if strings.HasPrefix(addr, "@") {
+		addr = "\x00" + addr[1:]
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: addr, Net: "unixgram"})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "double: cannot notify systemd: %v\n", err)
+		return
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("READY=1"))
+}
+
 // serveUnix listens on a unix socket (or on systemd's socket fd 3 for fd://) and accepts until SIGTERM.
 func serveUnix(endpoint string) {
 	var ln net.Listener
@@ -162,6 +181,7 @@ func serveUnix(endpoint string) {
 			_ = c.Close()
 		}
 	}()
+	notifyReady()
 	waitForSignal(func() {
 		_ = ln.Close()
 		if path != "" {
