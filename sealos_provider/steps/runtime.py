@@ -79,7 +79,7 @@ def runtime_steps(plan: RuntimePlan) -> list[Step]:
         )
 
     def remove_dirs(ctx: HostContext) -> None:
-        ctx.run(remove_empty_dirs_script([ctx.paths.rootfs, ctx.paths.state]), step="remove empty product dirs")
+        ctx.run(remove_empty_dirs_script([ctx.paths.cluster_dir]), step="remove empty product dirs")
         # The cluster and data-root dirs go only when nothing else lives there.
         ctx.run(
             f"rmdir {shlex.quote(ctx.paths.cluster_dir)} 2>/dev/null || true; "

@@ -218,7 +218,10 @@ def test_template_change_resends_one_file_and_updates_only_the_runtime(deploymen
     tmpl = deployment.rootfs / "etc" / "cri-docker.socket.tmpl"
     tmpl.write_text(tmpl.read_text() + "# e2e: a comment added to one template\n")
     result, log = deployment.up()
-    assert result.summary.resource_changes.get("update") == 3, result.summary.resource_changes
+    # the image's digest and the three runtimes (the only ones that own that file); registry and kube nodes stay
+    assert result.summary.resource_changes.get("update") == 4, result.summary.resource_changes
+    updated = {line.split()[2] for line in result.stdout.splitlines() if line.strip().startswith("~") and " updated " in line}
+    assert updated == {"rootfs"} | {f"runtime-{n.name}" for n in deployment.nodes}, updated
     for node in deployment.nodes:
         assert f"[runtime-{node.name}] rootfs/runtime: 1 of " in log, log
         assert "# e2e: a comment added" in node.read_file("/etc/systemd/system/cri-docker.socket").decode()
@@ -251,13 +254,18 @@ def test_registry_stopped_by_hand_is_drift_too(deployment):
 
 
 def test_state_and_logs_hold_no_secret_in_plaintext(deployment):
-    state = json.dumps(deployment.stack.export_stack().deployment) + deployment.workspace.state_text()
+    # the backend's files as they are on disk (checkpoint, backups, history); `export_stack` would decrypt them
+    state = deployment.workspace.state_text()
+    assert "sealos:KubeNode" in state
     key_lines = [l for l in deployment.nodes[0].private_key.splitlines() if l and "PRIVATE KEY" not in l]
     for secret in [NEW_PASSWORD, PASSWORD, *key_lines]:
         assert secret not in state
         assert all(secret not in line for line in deployment.logs)
-    token = deployment.outputs_of("kube-" + deployment.nodes[0].name)
-    assert "ciphertext" in json.dumps(token.get("join_secret"))
+    checkpoint = json.loads(next(deployment.workspace.backend_dir.rglob("e2e.json")).read_text())
+    first = next(r for r in checkpoint["checkpoint"]["latest"]["resources"] if r["urn"].endswith("::kube-" + deployment.nodes[0].name))
+    for key in ("join_secret", "kubeconfig"):
+        assert "ciphertext" in json.dumps(first["outputs"][key]), key
+    assert "ciphertext" in json.dumps(first["outputs"]["env"]["registry_password"])
 
 
 def test_destroy_leaves_nodes_as_before_and_up_again_works(deployment):
@@ -266,7 +274,8 @@ def test_destroy_leaves_nodes_as_before_and_up_again_works(deployment):
     for node in deployment.nodes:
         after = node.exec(SNAPSHOT).stdout
         diff = "\n".join(difflib.unified_diff(deployment.before[node.name].splitlines(), after.splitlines(), lineterm=""))
-        assert after == deployment.before[node.name], f"{node.name} differs after destroy:\n{diff}"
+        left = node.exec("find /var/lib/sealos -ls 2>/dev/null").stdout
+        assert after == deployment.before[node.name], f"{node.name} differs after destroy:\n{diff}\n{left}"
         assert node.exec("systemctl is-active docker").stdout.strip() != "active"
         assert node.exec("test -e /var/lib/sealos").returncode != 0
     again, _ = deployment.up()
