@@ -18,6 +18,8 @@ password before any change is made.
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import shlex
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping
 
 import paramiko
@@ -284,6 +286,25 @@ class Session:
         from .push import push_tree
 
         return push_tree(self, entries, remote_dir, manifest_name=manifest_name, sudo=sudo, verify=verify)
+
+    def remove_tree(self, remote_dir: str, *, manifest_name: str = "tree", sudo: bool | None = None) -> "PushStats":
+        """Remove the files the last push of `manifest_name` placed (nothing else), then that tree's own bookkeeping,
+        and the bookkeeping directory once no tree uses it: what a destroy needs to leave the host as it was."""
+        from .push import push_tree
+
+        stats = push_tree(self, [], remote_dir, manifest_name=manifest_name, sudo=sudo)
+        meta = posixpath.join(remote_dir, ".sealos-provider")
+        name = shlex.quote(manifest_name)
+        self.run_script(
+            f"meta={shlex.quote(meta)}; n={name}\n"
+            'rm -f -- "$meta/manifests/$n.json" "$meta/manifests/$n.stat" "$meta/$n.push.log"\n'
+            'rmdir -- "$meta/staging" "$meta/manifests" "$meta" 2>/dev/null || true\n'
+            f"rmdir -- {shlex.quote(remote_dir)} 2>/dev/null || true\n",
+            step=f"remove tree {manifest_name}",
+            sudo=sudo,
+            stream=False,
+        )
+        return stats
 
 
 _PUT_SCRIPT = r"""set -eu

@@ -19,7 +19,11 @@ from pulumi.output import Unknown
 
 from ..remote.connection import ConnectionSpec
 from ..remote.redact import Redactor
+from ..steps.base import run_steps, undo_steps
+from ..steps.common import drift as component_drift
+from ..steps.context import HostContext
 from . import rules
+from .hosttree import paths_of
 
 # Inputs every node resource has, besides its own.
 NODE_INPUTS = (
@@ -71,6 +75,7 @@ class NodeProvider(ResourceProvider):
     inputs into steps; this class does the Pulumi plumbing once."""
 
     resource_type: str = ""  # key into rules.RULES
+    component: str = ""  # which part of the rootfs it owns (steps.layout)
     own_inputs: tuple[str, ...] = ()
 
     # -- subclass hooks ----------------------------------------------------------------------------------------------
@@ -84,19 +89,36 @@ class NodeProvider(ResourceProvider):
         resource's part of the host tree, so a preview says exactly which rendered files will change."""
 
     @abstractmethod
-    def converge(
-        self, props: dict[str, Any], session: Any, log: Log, olds: Optional[Mapping[str, Any]]
-    ) -> dict[str, Any]:
-        """Run the steps on the host (`olds`: the previous outputs on update, None on create); return computed
-        outputs (besides the inputs)."""
+    def plan(self, props: Mapping[str, Any], olds: Optional[Mapping[str, Any]] = None) -> Any:
+        """What to do on the host, computed locally from the inputs (and, on update, the previous outputs): a plan of
+        `sealos_provider.steps` with `env`, `targets`, `units`, `fact_query(state_dir)`, `steps()` and
+        `extra_drift(ctx)`."""
 
-    @abstractmethod
-    def inspect(self, props: dict[str, Any], session: Any, log: Log) -> list[str]:
-        """Compare the host with the inputs; return the differences (empty: in sync)."""
+    def after_converge(self, props: Mapping[str, Any], plan: Any, session: Any) -> dict[str, Any]:
+        """Outputs read from the host once the steps ran (e.g. the CA hash after kubeadm init)."""
+        return {}
 
-    @abstractmethod
-    def remove(self, props: dict[str, Any], session: Any, log: Log) -> None:
-        """Undo the steps on the host."""
+    # -- running plans: the same for every resource ------------------------------------------------------------------
+    def _context(self, props: Mapping[str, Any], session: Any, log: "Log", plan: Any) -> HostContext:
+        paths = paths_of(props)
+        return HostContext(session, paths, plan.env, log, props["connection"]["host"], plan.fact_query(paths.state))
+
+    def converge(self, props: dict[str, Any], session: Any, log: "Log", olds: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+        """Run every step whose probe says it is not done; return computed outputs (besides the inputs)."""
+        plan = self.plan(props, olds)
+        report = run_steps(self._context(props, session, log, plan), plan.steps())
+        return {"last_run": report.as_dict(), "installed": dict(plan.targets), **self.after_converge(props, plan, session)}
+
+    def inspect(self, props: dict[str, Any], session: Any, log: "Log") -> list[str]:
+        """The differences between the host and the inputs (empty: in sync), from one round trip of facts."""
+        plan = self.plan(props, props)
+        ctx = self._context(props, session, log, plan)
+        return component_drift(ctx, self.component, plan.targets, units=plan.units) + plan.extra_drift(ctx)
+
+    def remove(self, props: dict[str, Any], session: Any, log: "Log") -> None:
+        """Undo the steps in reverse order, from what the host recorded at install time."""
+        plan = self.plan(props, props)
+        undo_steps(self._context(props, session, log, plan), plan.steps())
 
     def secrets(self, props: Mapping[str, Any]) -> list[str]:
         """Values to redact: the connection's credentials plus the subclass's own."""
@@ -153,13 +175,15 @@ class NodeProvider(ResourceProvider):
                 spec = ConnectionSpec.from_dict(conn).validate()
                 props["connection"] = {**conn, **{k: v for k, v in spec.to_dict().items() if k in conn}}
             except Exception as exc:  # noqa: BLE001 - becomes a CheckFailure naming the field
-                failures.append(CheckFailure(getattr(exc, "field", "connection"), self.redactor(props).redact(str(exc))))
+                field = str(getattr(exc, "field", "") or "connection")
+                field = field if field.startswith("connection") else f"connection.{field}"
+                failures.append(CheckFailure(field, self.redactor(props).redact(str(exc))))
         if not props.get("internal_address") and isinstance(conn, Mapping) and not has_unknown(conn.get("host")):
             props["internal_address"] = conn.get("host")
         if not has_unknown(props):
-            for field, reason in self.validate(props):
-                failures.append(CheckFailure(field, self.redactor(props).redact(reason)))
-            if not failures:
+            own = [CheckFailure(field, self.redactor(props).redact(reason)) for field, reason in self.validate(props)]
+            failures += own
+            if not own:  # the env and the tree are checked even when the connection is wrong: report everything
                 try:
                     props.update(self.desired(props))
                 except Exception as exc:  # noqa: BLE001

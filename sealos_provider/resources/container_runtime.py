@@ -14,18 +14,16 @@ from typing import Any, Mapping, Optional
 import pulumi
 from pulumi.dynamic import Resource
 
-from ..steps.base import run_steps, undo_steps
-from ..steps.common import drift as component_drift
-from ..steps.context import HostContext
 from ..steps.layout import RUNTIME
-from ..steps.runtime import RuntimePlan, runtime_steps
+from ..steps.runtime import RuntimePlan
 from .args import ConnectionArgs, EnvArgs, NodeArgs, node_props
-from .base import Log, NodeProvider
-from .hosttree import desired_part, host_env, load_image, merged_env, paths_of
+from .base import NodeProvider
+from .hosttree import desired_part, host_env, load_image, merged_env
 
 
 class ContainerRuntimeProvider(NodeProvider):
     resource_type = "ContainerRuntime"
+    component = RUNTIME
     own_inputs = ("registry_address", "cri_dockerd")
 
     def secrets(self, props: Mapping[str, Any]) -> list[str]:
@@ -47,7 +45,7 @@ class ContainerRuntimeProvider(NodeProvider):
     def _slots(props: Mapping[str, Any]) -> set[str]:
         return {"runtime", "cri"} if props.get("cri_dockerd", True) else {"runtime"}
 
-    def _plan(self, props: Mapping[str, Any]) -> RuntimePlan:
+    def plan(self, props: Mapping[str, Any], olds: Optional[Mapping[str, Any]] = None) -> RuntimePlan:
         image = load_image(props)
         env = merged_env(image, props)
         want = desired_part(image, env, RUNTIME, artifact_components=self._slots(props))
@@ -67,22 +65,6 @@ class ContainerRuntimeProvider(NodeProvider):
         out = desired_part(image, env, RUNTIME, artifact_components=self._slots(props)).as_inputs()
         out["registry_address"] = props.get("registry_address") or props["internal_address"]
         return out
-
-    def _context(self, props: Mapping[str, Any], session: Any, log: Log, plan: RuntimePlan) -> HostContext:
-        return HostContext(session, paths_of(props), plan.env, log, props["connection"]["host"], plan.fact_query())
-
-    def converge(self, props, session, log, olds) -> dict[str, Any]:
-        plan = self._plan(props)
-        report = run_steps(self._context(props, session, log, plan), runtime_steps(plan))
-        return {"last_run": report.as_dict(), "installed": plan.targets}
-
-    def inspect(self, props, session, log) -> list[str]:
-        plan = self._plan(props)
-        return component_drift(self._context(props, session, log, plan), RUNTIME, plan.targets, units=plan.units)
-
-    def remove(self, props, session, log) -> None:
-        plan = self._plan(props)
-        undo_steps(self._context(props, session, log, plan), runtime_steps(plan))
 
 
 @dataclass

@@ -14,19 +14,17 @@ from typing import Any, Mapping, Optional
 import pulumi
 from pulumi.dynamic import Resource
 
-from ..steps.base import run_steps, undo_steps
-from ..steps.common import drift as component_drift
-from ..steps.context import HostContext
-from ..steps.kube import CONTROL_PLANE, ROLES, KubePlan, kube_steps
+from ..steps.kube import CONTROL_PLANE, ROLES, KubePlan
 from ..steps.kubeadm import KubeadmSettings, ca_cert_hash, new_certificate_key, new_token
 from ..steps.layout import KUBE
 from .args import NodeArgs, node_props
-from .base import Log, NodeProvider
-from .hosttree import desired_part, host_env, load_image, merged_env, paths_of
+from .base import NodeProvider
+from .hosttree import desired_part, host_env, load_image, merged_env
 
 
 class KubeNodeProvider(NodeProvider):
     resource_type = "KubeNode"
+    component = KUBE
     own_inputs = ("role", "first", "node_name", "kubeadm", "registry_endpoint", "apiserver_address", "join")
 
     def secrets(self, props: Mapping[str, Any]) -> list[str]:
@@ -73,12 +71,21 @@ class KubeNodeProvider(NodeProvider):
         out["apiserver_address"] = props.get("apiserver_address") or props["internal_address"]
         return out
 
-    def _plan(self, props: Mapping[str, Any], join_secret: Mapping[str, str]) -> KubePlan:
+    def plan(self, props: Mapping[str, Any], olds: Optional[Mapping[str, Any]] = None) -> KubePlan:
+        """On create there are no `olds`: the first control plane makes a new token and certificate key; after that
+        they come from its previous outputs, so updates and destroy use the same ones."""
+        previous = (olds or {}).get("join_secret") or {}
+        first = bool(props.get("first"))
+        if first:
+            join = {
+                "token": previous.get("token") or new_token(),
+                "certificate_key": previous.get("certificate_key") or new_certificate_key(),
+            }
+        else:
+            join = props.get("join") or {}
         image = load_image(props)
         env = merged_env(image, props)
         want = desired_part(image, env, KUBE)
-        first = bool(props.get("first"))
-        join = join_secret if first else (props.get("join") or {})
         return KubePlan(
             tree=want.tree,
             env=host_env(env, props),
@@ -94,46 +101,24 @@ class KubeNodeProvider(NodeProvider):
             settings=KubeadmSettings.from_inputs(props.get("kubeadm")),
         )
 
-    def _context(self, props, session, log, plan: KubePlan) -> HostContext:
-        paths = paths_of(props)
-        return HostContext(session, paths, plan.env, log, props["connection"]["host"], plan.fact_query(paths.state))
-
-    def converge(self, props, session, log, olds) -> dict[str, Any]:
-        previous = (olds or {}).get("join_secret") or {}
-        join_secret = {
-            "token": previous.get("token") or new_token(),
-            "certificate_key": previous.get("certificate_key") or new_certificate_key(),
-        }
-        plan = self._plan(props, join_secret)
-        report = run_steps(self._context(props, session, log, plan), kube_steps(plan))
-        out: dict[str, Any] = {"last_run": report.as_dict(), "installed": plan.targets}
-        if plan.first:
-            ca = session.read_file("/etc/kubernetes/pki/ca.crt")
-            if not ca:
-                raise RuntimeError("kubeadm init finished but /etc/kubernetes/pki/ca.crt is missing")
-            settings = plan.settings
-            join_secret = {
-                **join_secret,
+    def after_converge(self, props: Mapping[str, Any], plan: KubePlan, session: Any) -> dict[str, Any]:
+        """The first control plane publishes what joiners need: token, certificate key, CA hash (a secret output)."""
+        if not plan.first:
+            return {}
+        ca = session.read_file("/etc/kubernetes/pki/ca.crt")
+        if not ca:
+            raise RuntimeError("kubeadm init finished but /etc/kubernetes/pki/ca.crt is missing")
+        admin = session.read_file("/etc/kubernetes/admin.conf")
+        return {
+            "join_secret": {
+                "token": plan.token,
+                "certificate_key": plan.certificate_key,
                 "ca_hash": ca_cert_hash(ca),
-                "endpoint": f"{settings.apiserver_domain}:{settings.apiserver_port}",
+                "endpoint": f"{plan.settings.apiserver_domain}:{plan.settings.apiserver_port}",
                 "apiserver_address": plan.advertise_address,
-            }
-            out["join_secret"] = join_secret
-            admin = session.read_file("/etc/kubernetes/admin.conf")
-            out["kubeconfig"] = admin.decode() if admin else ""
-        return out
-
-    def inspect(self, props, session, log) -> list[str]:
-        plan = self._plan(props, props.get("join_secret") or {})
-        ctx = self._context(props, session, log, plan)
-        problems = component_drift(ctx, KUBE, plan.targets, units=("image-cri-shim.service",))
-        if not ctx.facts.exists(plan.done_path()):
-            problems.append(f"{plan.done_path()} is missing: the node is not {'initialised' if plan.first else 'joined'}")
-        return problems
-
-    def remove(self, props, session, log) -> None:
-        plan = self._plan(props, props.get("join_secret") or {})
-        undo_steps(self._context(props, session, log, plan), kube_steps(plan))
+            },
+            "kubeconfig": admin.decode() if admin else "",
+        }
 
 
 @dataclass

@@ -15,15 +15,12 @@ from pulumi.dynamic import Resource
 
 from ..filetree import FileEntry
 from ..image.env import RootfsEnv
-from ..steps.base import run_steps, undo_steps
-from ..steps.common import drift as component_drift
-from ..steps.context import HostContext
 from ..steps.htpasswd import htpasswd_line
 from ..steps.layout import REGISTRY
-from ..steps.registry import HTPASSWD_PATH, RegistryPlan, registry_steps
+from ..steps.registry import HTPASSWD_PATH, RegistryPlan
 from .args import NodeArgs, node_props
-from .base import Log, NodeProvider
-from .hosttree import Desired, desired_part, host_env, load_image, merged_env, paths_of
+from .base import NodeProvider
+from .hosttree import Desired, desired_part, host_env, load_image, merged_env
 
 
 def _htpasswd(env: RootfsEnv) -> FileEntry:
@@ -32,6 +29,7 @@ def _htpasswd(env: RootfsEnv) -> FileEntry:
 
 class RegistryProvider(NodeProvider):
     resource_type = "Registry"
+    component = REGISTRY
     own_inputs = ("runtime_id", "wait_seconds")
 
     def secrets(self, props: Mapping[str, Any]) -> list[str]:
@@ -53,37 +51,17 @@ class RegistryProvider(NodeProvider):
         _, env, want = self._want(props)
         return {**want.as_inputs(), "endpoint": f"{env.registry_domain}:{env.registry_port}"}
 
-    def _plan(self, props: Mapping[str, Any]) -> RegistryPlan:
+    def plan(self, props: Mapping[str, Any], olds: Optional[Mapping[str, Any]] = None) -> RegistryPlan:
         image, env, want = self._want(props)
         hooks = {"init-registry": image.kubefile.hook("init-registry"), "clean-registry": image.kubefile.hook("clean-registry")}
         return RegistryPlan(tree=want.tree, env=host_env(env, props), hooks=hooks, wait_seconds=int(props.get("wait_seconds", 120)))
 
-    def _context(self, props: Mapping[str, Any], session: Any, log: Log, plan: RegistryPlan) -> HostContext:
-        return HostContext(session, paths_of(props), plan.env, log, props["connection"]["host"], plan.fact_query())
-
-    def converge(self, props, session, log, olds) -> dict[str, Any]:
-        plan = self._plan(props)
-        report = run_steps(self._context(props, session, log, plan), registry_steps(plan))
+    def after_converge(self, props: Mapping[str, Any], plan: RegistryPlan, session: Any) -> dict[str, Any]:
         return {
-            "last_run": report.as_dict(),
-            "installed": {k: v for k, v in plan.targets.items()},
             "endpoint": f"{plan.env['registryDomain']}:{plan.env['registryPort']}",
             "url": plan.url,
             "address": props["internal_address"],
         }
-
-    def inspect(self, props, session, log) -> list[str]:
-        plan = self._plan(props)
-        ctx = self._context(props, session, log, plan)
-        problems = component_drift(ctx, REGISTRY, plan.targets)
-        status = ctx.facts.url_status.get(plan.url)
-        if status != 401:
-            problems.append(f"{plan.url} answered {status or 'nothing'} without credentials (want 401)")
-        return problems
-
-    def remove(self, props, session, log) -> None:
-        plan = self._plan(props)
-        undo_steps(self._context(props, session, log, plan), registry_steps(plan))
 
 
 @dataclass

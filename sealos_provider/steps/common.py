@@ -25,7 +25,7 @@ def push_step(component: str, entries: list[FileEntry]) -> Step:
         )
 
     def undo(ctx: HostContext) -> None:
-        ctx.session.push_tree([], ctx.paths.rootfs, manifest_name=component)
+        ctx.session.remove_tree(ctx.paths.rootfs, manifest_name=component)
 
     return Step(title=f"push rootfs ({component} files)", apply=apply, undo=undo)
 

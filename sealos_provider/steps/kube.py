@@ -11,7 +11,7 @@ import hashlib
 import posixpath
 import shlex
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Mapping
 
 from ..filetree import FileEntry
 from .base import Step
@@ -62,6 +62,18 @@ class KubePlan:
 
     def done_path(self) -> str:
         return "/etc/kubernetes/admin.conf" if self.first else "/etc/kubernetes/kubelet.conf"
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        return ("image-cri-shim.service",)  # kubelet is kubeadm's to start; its state is not ours to judge
+
+    def steps(self) -> list[Step]:
+        return kube_steps(self)
+
+    def extra_drift(self, ctx: HostContext) -> list[str]:
+        if ctx.facts.exists(self.done_path()):
+            return []
+        return [f"{self.done_path()} is missing: the node is not {'initialised' if self.first else 'joined'}"]
 
     def fact_query(self, state_dir: str) -> FactQuery:
         return query(

@@ -37,8 +37,21 @@ class RegistryPlan:
     def url(self) -> str:
         return f"http://{self.env['registryDomain']}:{self.env['registryPort']}/v2/"
 
-    def fact_query(self) -> FactQuery:
-        return query(files=self.targets.keys(), units=UNITS[REGISTRY], urls=[self.url])
+    @property
+    def units(self) -> tuple[str, ...]:
+        return UNITS[REGISTRY]
+
+    def fact_query(self, state_dir: str = "") -> FactQuery:
+        return query(files=self.targets.keys(), units=self.units, urls=[self.url])
+
+    def steps(self) -> list[Step]:
+        return registry_steps(self)
+
+    def extra_drift(self, ctx: HostContext) -> list[str]:
+        status = ctx.facts.url_status.get(self.url)
+        if status == 401:
+            return []
+        return [f"{self.url} answered {status or 'nothing'} without credentials (want 401)"]
 
 
 def health_script(url: str, username: str, password: str, wait_seconds: int) -> str:

@@ -42,8 +42,14 @@ class RuntimePlan:
     def targets(self) -> dict[str, str]:
         return config_targets(RUNTIME, self.part, self.env)
 
-    def fact_query(self) -> FactQuery:
+    def fact_query(self, state_dir: str = "") -> FactQuery:
         return query(files=self.targets.keys(), units=self.units, paths=[self.env.get("criData", "/var/lib/docker")])
+
+    def steps(self) -> list[Step]:
+        return runtime_steps(self)
+
+    def extra_drift(self, ctx: HostContext) -> list[str]:
+        return []
 
     @property
     def units(self) -> tuple[str, ...]:

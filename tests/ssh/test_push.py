@@ -233,3 +233,25 @@ def test_source_changed_during_push_places_nothing(root_spec: dict, tmp_path: Pa
             s.push_tree([entry], str(dest), manifest_name="t")
         assert s.run("echo usable").stdout == "usable\n"
     assert not (dest / "tool.bin").exists()
+
+
+def test_remove_tree_removes_its_files_and_bookkeeping_and_nothing_else(root_spec: dict, tmp_path: Path) -> None:
+    remote = tmp_path / "rootfs"
+    remote.mkdir()
+    (remote / "users-file").write_text("not ours\n")
+    ours = make_tree(7, n=5)
+    theirs = [FileEntry.from_bytes("other/kept.conf", b"kept\n")]
+    with open_session(root_spec) as session:
+        session.push_tree(ours, str(remote), manifest_name="ours")
+        session.push_tree(theirs, str(remote), manifest_name="theirs")
+        session.remove_tree(str(remote), manifest_name="ours")
+        left = sorted(p.relative_to(remote).as_posix() for p in remote.rglob("*") if p.is_file())
+        assert left == [
+            ".sealos-provider/manifests/theirs.json",
+            ".sealos-provider/manifests/theirs.stat",
+            ".sealos-provider/theirs.push.log",
+            "other/kept.conf",
+            "users-file",
+        ]
+        session.remove_tree(str(remote), manifest_name="theirs")
+    assert sorted(p.relative_to(remote).as_posix() for p in remote.rglob("*")) == ["users-file"]
