@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup demo demo-down test test-unit test-ssh test-e2e bench rules-table clean
+.PHONY: setup demo demo-preview demo-refresh demo-down test test-unit test-ssh test-e2e bench rules-table clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ setup: $(VENV)/.installed
 ## Run the stack against three local node containers (Docker engine, node image, Pulumi CLI built on first use).
 demo: setup
 	$(PY) -m sealos_provider.devkit.demo up
+
+## preview / refresh of the demo stack as it stands (after `make demo`).
+demo-preview: setup
+	$(PY) -m sealos_provider.devkit.demo preview
+
+demo-refresh: setup
+	$(PY) -m sealos_provider.devkit.demo refresh
 
 ## Destroy the demo stack and remove its node containers.
 demo-down: setup

@@ -50,7 +50,7 @@ def program() -> None:
     components = cfg.get_object("components") or ["runtime", "cri", "registry", "kube"]
     default_key = cfg.get_secret("sshPrivateKey")
     env: dict[str, Any] = dict(cfg.get_object("env") or {})
-    if cfg.get("registryUsername"):
+    if cfg.get("registryUsername") and "registry_username" not in env:  # env.registry_username, when set, wins
         env["registry_username"] = cfg.get("registryUsername")
     password = cfg.get_secret("registryPassword")
     if password is not None:
@@ -102,7 +102,9 @@ def program() -> None:
         pulumi.export("registry_url", registry.url)
 
     kube_nodes: dict[str, KubeNode] = {}
-    if "kube" in components and "cri" in components and registry is not None:
+    if "kube" in components and "cri" not in components:
+        raise ValueError("components: kube needs cri (kubelet talks to Docker through cri-dockerd); add cri or drop kube")
+    if "kube" in components and registry is not None:
         masters = [n for n in nodes if "control-plane" in n.get("roles", [])]
         workers = [n for n in nodes if "worker" in n.get("roles", [])]
         first: Optional[KubeNode] = None

@@ -1,7 +1,9 @@
 """`make demo`: run a Pulumi project of this repository against local node containers, through the real Pulumi engine.
 
-    python -m sealos_provider.devkit.demo up   [--project DIR] [--nodes N] [--components runtime,registry]
-    python -m sealos_provider.devkit.demo down [--project DIR]
+    python -m sealos_provider.devkit.demo up      [--project DIR] [--nodes N] [--components runtime,registry]
+    python -m sealos_provider.devkit.demo preview [--project DIR]   (pulumi preview --diff of the demo stack)
+    python -m sealos_provider.devkit.demo refresh [--project DIR]   (pulumi refresh: drift on the hosts)
+    python -m sealos_provider.devkit.demo down    [--project DIR]
 
 `up` sets up what it needs (Docker engine, node image, nodes, the Pulumi CLI, real artifacts), writes the stack config
 for the nodes, runs `pulumi up` and shows what landed on the hosts. Running it again reuses the nodes and the state,
@@ -112,7 +114,9 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
     bin_dir = pulumi_cli.ensure_pulumi(log=_log)
     from ..image.artifacts import ArtifactStore
 
-    local_artifacts.ensure_artifacts("real", log=_log)
+    filled_lines: list[str] = []
+    local_artifacts.ensure_artifacts("real", log=filled_lines.append)
+    _log(f"artifacts: the 'real' set is in the artifact cache ({sum(l.count('filled ') for l in filled_lines)} slots)")
     cache = local_artifacts.artifact_cache_dir("real")  # None: the image layer's default cache
     store = ArtifactStore(cache_dir=cache)
     filled = [c for c in ("runtime", "cri", "registry", "kube") if not store.missing({c})]
@@ -134,7 +138,7 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
         _log(f"reusing the running node containers {', '.join(n['name'] for n in node_list)}")
 
     stack, work, project = _stack(project_dir, state_dir, bin_dir)
-    roles = [["registry", "control-plane"]] + [["worker"]] * (count - 1)
+    roles = [["registry", "control-plane"]] + [["worker"] for _ in range(count - 1)]
     _write_config(
         work,
         project,
@@ -159,18 +163,11 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
 
     stack.set_config("registryPassword", auto.ConfigValue(_password(), secret=True))
     _log(f"pulumi up: project {project}, components {', '.join(wanted)}")
-    result = stack.up(on_output=print, color="never")
+    result = stack.up(on_output=print, color="never", suppress_outputs=False)
     _log(f"update summary: {result.summary.resource_changes}")
-    for key, value in result.outputs.items():
-        shown = "[secret]" if value.secret else json.dumps(value.value, indent=2, default=str)
-        print(f"output {key}: {shown}")
     _show_hosts(node_list, wanted)
-    if skipped:
-        _log(
-            "skipped: " + ", ".join(skipped) + " (no real program for their artifact slots on this machine: "
-            "kubeadm, kubelet, kubectl come from dl.k8s.io; fill them with `sealos-provider-artifacts fetch --lock` "
-            "where that site is reachable, or `sealos-provider-artifacts fill --from-dir DIR`)"
-        )
+    for component in skipped:
+        _log(f"skipped {component}: no real program here for {_skip_reason(component)}")
     _log(f"done in {time.monotonic() - started:.0f}s; nodes stay up for you to look at (`make demo-down` removes them)")
     return 0
 
@@ -178,7 +175,7 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
 def _show_hosts(node_list: list[dict[str, Any]], components: list[str]) -> None:
     """What landed on the hosts, read back over `docker exec` (not from Pulumi's outputs)."""
     checks = [
-        ("docker", "systemctl is-active docker cri-docker.socket cri-docker 2>/dev/null | paste -sd' '"),
+        ("docker.service", "systemctl is-active docker 2>/dev/null"),
         ("data-root", "docker info -f '{{.DockerRootDir}}' 2>/dev/null"),
         ("registry in /etc/hosts", "grep sealos-provider /etc/hosts | head -n1"),
     ]
@@ -188,6 +185,23 @@ def _show_hosts(node_list: list[dict[str, Any]], components: list[str]) -> None:
         for title, cmd in checks:
             out = subprocess.run(["docker", "exec", node["name"], "bash", "-c", cmd], capture_output=True, text=True)
             print(f"  {node['name']}: {title}: {out.stdout.strip() or out.stderr.strip()}")
+
+
+def inspect(project_dir: Path, action: str) -> int:
+    """`preview` or `refresh` of the demo stack as it stands (after an `up`): no setup, no config rewrite."""
+    from . import pulumi_cli
+
+    if not (DEMO_DIR / "nodes.json").exists():
+        _log("no demo yet: run `make demo` first")
+        return 1
+    stack, _, _ = _stack(project_dir, DEMO_DIR / "state" / project_dir.name, pulumi_cli.ensure_pulumi(log=_log))
+    if action == "preview":
+        result = stack.preview(on_output=print, color="never", diff=True)
+        _log(f"preview: {result.change_summary}")
+    else:
+        result = stack.refresh(on_output=print, color="never")
+        _log(f"refresh: {result.summary.resource_changes}")
+    return 0
 
 
 def down(project_dir: Path) -> int:
@@ -205,17 +219,38 @@ def down(project_dir: Path) -> int:
     return 0
 
 
+def _skip_reason(component: str) -> str:
+    return {
+        "cri": "cri-dockerd (its Go module is not served here; fill cri/cri-dockerd.tgz and cri/crictl.tar.gz)",
+        "kube": "kubeadm/kubelet/kubectl and image-cri-shim (no package here; `sealos-provider-artifacts fetch --lock` "
+        "where dl.k8s.io and GitHub are reachable, or `sealos-provider-artifacts fill --from-dir DIR`)",
+        "registry": "the registry image (images/registry.tar)",
+        "runtime": "Docker (cri/docker.tgz)",
+    }[component]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sealos_provider.devkit.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("action", choices=["up", "preview", "refresh", "down"])
     parser.add_argument("--project", default=str(REPO_ROOT), help="a Pulumi project dir (default: the repository's stack)")
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--components", help="comma-separated subset of runtime,registry,kube (default: what has real artifacts)")
     args = parser.parse_args(argv)
     project_dir = Path(args.project).resolve()
-    if args.action == "up":
-        return up(project_dir, args.nodes, args.components.split(",") if args.components else None)
-    return down(project_dir)
+    from pulumi.automation.errors import CommandError
+
+    try:
+        if args.action == "up":
+            return up(project_dir, args.nodes, args.components.split(",") if args.components else None)
+        if args.action in ("preview", "refresh"):
+            return inspect(project_dir, args.action)
+        return down(project_dir)
+    except CommandError as exc:  # pulumi's own output was already streamed above: add one line, not a traceback
+        _log(f"pulumi {args.action} failed (its output is above); fix the input it names and run `make demo` again")
+        detail = [line for line in str(exc).splitlines() if line.strip().startswith("error:")]
+        for line in detail[-3:]:
+            _log(line.strip())
+        return 1
 
 
 if __name__ == "__main__":

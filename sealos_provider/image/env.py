@@ -282,3 +282,15 @@ def _validate_field(spec: EnvField, value: Any) -> None:
     elif spec.kind == "version":
         if value and not _KUBE_VERSION.fullmatch(value):
             raise EnvError(name, f"must be a Kubernetes version such as v1.28.15 (or empty), got {value!r}")
+
+
+def markdown_table() -> str:
+    """The README's env table, from `ENV_FIELDS` (a test keeps the README in step with it)."""
+    rows = ["| input (`env.`) | Kubefile key | default | what it is |", "|---|---|---|---|"]
+    for spec in ENV_FIELDS:
+        default = "(the `version` label)" if spec.name == "kube_version" else f"`{spec.default}`"
+        if spec.secret:
+            default += " (secret)"
+        rows.append(f"| `{spec.name}` | `{spec.key}` | {default} | {spec.doc} |")
+    rows.append("| `extra` | any other key | | passed to the scripts and templates unchanged (not `SEALOS_SYS*`) |")
+    return "\n".join(rows) + "\n"

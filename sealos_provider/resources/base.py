@@ -9,6 +9,9 @@ nothing here keeps state on the provider object.
 
 from __future__ import annotations
 
+import posixpath
+import re
+import shlex
 import sys
 import time
 from abc import abstractmethod
@@ -41,6 +44,33 @@ NODE_INPUTS = (
     "rendered",
     "tree_digest",
 )
+
+
+UNDO_SCRIPTS = "undo-scripts"  # push manifest of scripts brought back for a delete
+_CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def common_problems(props: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Inputs every node resource shares that decide where things live on the host: a typo here would move (and,
+    with a replace, delete) the whole install, so they are checked before anything else."""
+    problems = []
+    root = props.get("data_root")
+    if root is not None and (not isinstance(root, str) or not root.startswith("/") or posixpath.normpath(root) != root or root == "/"):
+        problems.append(("data_root", f"must be a normalised absolute directory other than /, e.g. /var/lib/sealos; got {root!r}"))
+    name = props.get("cluster_name")
+    if name is not None and (not isinstance(name, str) or not _CLUSTER_NAME.match(name)):
+        problems.append(("cluster_name", f"must be lowercase letters, digits and '-' (like sealos's cluster names), e.g. default; got {name!r}"))
+    return problems
+
+
+def reason_of(exc: BaseException) -> str:
+    """An error's message without a leading `<field>: `: the CheckFailure already names the field."""
+    text = str(getattr(exc, "message", "") or exc)
+    field = getattr(exc, "field", "")
+    for prefix in (f"{field}: ", f"{str(field).split('.')[-1]}: "):
+        if field and text.startswith(prefix):
+            text = text[len(prefix):]
+    return text
 
 
 def has_unknown(value: Any) -> bool:
@@ -118,7 +148,19 @@ class NodeProvider(ResourceProvider):
     def remove(self, props: dict[str, Any], session: Any, log: "Log") -> None:
         """Undo the steps in reverse order, from what the host recorded at install time."""
         plan = self.plan(props, props)
-        undo_steps(self._context(props, session, log, plan), plan.steps())
+        ctx = self._context(props, session, log, plan)
+        scripts = [e for e in plan.tree if e.path.startswith("scripts/")]
+        missing = session.run_script(f"test -d {shlex.quote(ctx.paths.scripts)}\n", step="find scripts", check=False, stream=False)
+        if missing.exit_code != 0 and scripts:
+            # The clean scripts are gone (a partial install, or a replaced sibling took the rootfs): bring them back
+            # for this delete only, so the clean still runs from the records instead of leaving the host half-done.
+            log(f"the rootfs scripts are missing on the host: pushing {len(scripts)} scripts to run the clean")
+            session.push_tree(scripts, ctx.paths.rootfs, manifest_name=UNDO_SCRIPTS)
+        try:
+            undo_steps(ctx, plan.steps())
+        finally:
+            if missing.exit_code != 0 and scripts:
+                session.remove_tree(ctx.paths.rootfs, manifest_name=UNDO_SCRIPTS)
 
     def secrets(self, props: Mapping[str, Any]) -> list[str]:
         """Values to redact: the connection's credentials plus the subclass's own."""
@@ -177,17 +219,18 @@ class NodeProvider(ResourceProvider):
             except Exception as exc:  # noqa: BLE001 - becomes a CheckFailure naming the field
                 field = str(getattr(exc, "field", "") or "connection")
                 field = field if field.startswith("connection") else f"connection.{field}"
-                failures.append(CheckFailure(field, self.redactor(props).redact(str(exc))))
+                failures.append(CheckFailure(field, self.redactor(props).redact(reason_of(exc))))
         if not props.get("internal_address") and isinstance(conn, Mapping) and not has_unknown(conn.get("host")):
             props["internal_address"] = conn.get("host")
         if not has_unknown(props):
-            own = [CheckFailure(field, self.redactor(props).redact(reason)) for field, reason in self.validate(props)]
+            problems = common_problems(props) + self.validate(props)
+            own = [CheckFailure(field, self.redactor(props).redact(reason)) for field, reason in problems]
             failures += own
             if not own:  # the env and the tree are checked even when the connection is wrong: report everything
                 try:
                     props.update(self.desired(props))
                 except Exception as exc:  # noqa: BLE001
-                    failures.append(CheckFailure(getattr(exc, "field", "rootfs_dir"), self.redactor(props).redact(str(exc))))
+                    failures.append(CheckFailure(getattr(exc, "field", "rootfs_dir"), self.redactor(props).redact(reason_of(exc))))
         return CheckResult(props, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

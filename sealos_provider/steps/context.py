@@ -59,7 +59,8 @@ class HostContext:
     def facts(self) -> Facts:
         if self._facts is None:
             result = self.session.run_script(gather_script(self.fact_query), step="gather facts", check=False, stream=False)
-            self._facts = parse_facts(result.stdout if isinstance(result.stdout, str) else result.stdout.decode())
+            text = result.stdout if isinstance(result.stdout, str) else result.stdout.decode()
+            self._facts = parse_facts(text, self.fact_query)
         return self._facts
 
     def invalidate_facts(self) -> None:

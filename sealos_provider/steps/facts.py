@@ -20,6 +20,7 @@ class FactQuery:
     paths: frozenset[str] = frozenset()  # exists?
     urls: frozenset[str] = frozenset()  # HTTP status of a GET without credentials
     containers: frozenset[str] = frozenset()  # docker container running?
+    lines: frozenset[tuple[str, str]] = frozenset()  # (file, exact line): present?
 
     def merge(self, other: "FactQuery") -> "FactQuery":
         return FactQuery(
@@ -28,6 +29,7 @@ class FactQuery:
             self.paths | other.paths,
             self.urls | other.urls,
             self.containers | other.containers,
+            self.lines | other.lines,
         )
 
 
@@ -37,8 +39,11 @@ def query(
     paths: Iterable[str] = (),
     urls: Iterable[str] = (),
     containers: Iterable[str] = (),
+    lines: Iterable[tuple[str, str]] = (),
 ) -> FactQuery:
-    return FactQuery(frozenset(files), frozenset(units), frozenset(paths), frozenset(urls), frozenset(containers))
+    return FactQuery(
+        frozenset(files), frozenset(units), frozenset(paths), frozenset(urls), frozenset(containers), frozenset(lines)
+    )
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Facts:
     path_exists: dict[str, bool] = field(default_factory=dict)
     url_status: dict[str, int] = field(default_factory=dict)
     container_running: dict[str, bool] = field(default_factory=dict)
+    line_present: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def active(self, unit: str) -> bool:
         return self.unit_active.get(unit) == "active"
@@ -91,12 +97,16 @@ def gather_script(q: FactQuery) -> str:
             f"printf 'container\\t%s\\t%s\\n' {n} "
             f"\"$(docker inspect -f '{{{{.State.Running}}}}' {n} 2>/dev/null || echo false)\""
         )
+    for i, (path, text) in enumerate(sorted(q.lines)):
+        p, t = shlex.quote(path), shlex.quote(text)
+        lines.append(f"if grep -qxF -- {t} {p} 2>/dev/null; then printf 'line\\t{i}\\t1\\n'; else printf 'line\\t{i}\\t0\\n'; fi")
     lines.append("exit 0")
     return "\n".join(lines) + "\n"
 
 
-def parse_facts(output: str) -> Facts:
+def parse_facts(output: str, q: FactQuery | None = None) -> Facts:
     facts = Facts()
+    asked_lines = sorted(q.lines) if q is not None else []
     for raw in output.splitlines():
         parts = raw.split("\t")
         kind = parts[0]
@@ -109,6 +119,8 @@ def parse_facts(output: str) -> Facts:
             facts.path_exists[parts[1]] = parts[2] == "1"
         elif kind == "url" and len(parts) == 3:
             facts.url_status[parts[1]] = int(parts[2]) if parts[2].isdigit() else 0
+        elif kind == "line" and len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(asked_lines):
+            facts.line_present[asked_lines[int(parts[1])]] = parts[2] == "1"
         elif kind == "container" and len(parts) == 3:
             facts.container_running[parts[1]] = parts[2].strip() == "true"
     return facts

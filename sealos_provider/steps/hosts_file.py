@@ -22,6 +22,11 @@ def _validate(address: str, name: str) -> None:
         raise ValueError(f"{name!r} is not a valid host name for /etc/hosts")
 
 
+def entry_line(address: str, name: str) -> str:
+    """The exact line our entry is, as a probe looks for it."""
+    return f"{address} {name}  {MARK}"
+
+
 def ensure_entry_script(address: str, name: str, hosts_file: str = "/etc/hosts") -> str:
     """Bash text making `name` resolve to `address` through our marked line (and only ours); prints `changed` or
     `unchanged`."""

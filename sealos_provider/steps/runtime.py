@@ -17,7 +17,7 @@ from .base import Step
 from .common import config_targets, configs_match, push_step, remove_empty_dirs_script
 from .context import HostContext
 from .facts import FactQuery, query
-from .hosts_file import ensure_entry_script, remove_entry_script
+from .hosts_file import ensure_entry_script, entry_line, remove_entry_script
 from .layout import RUNTIME, UNITS, select
 
 DOCKER_TARGETS = ("/etc/docker/daemon.json", "/etc/systemd/system/docker.service")
@@ -40,16 +40,30 @@ class RuntimePlan:
 
     @property
     def targets(self) -> dict[str, str]:
-        return config_targets(RUNTIME, self.part, self.env)
+        targets = config_targets(RUNTIME, self.part, self.env)
+        if not self.cri_dockerd:
+            targets = {k: v for k, v in targets.items() if k not in CRI_DOCKERD_TARGETS}
+        return targets
 
     def fact_query(self, state_dir: str = "") -> FactQuery:
-        return query(files=self.targets.keys(), units=self.units, paths=[self.env.get("criData", "/var/lib/docker")])
+        return query(
+            files=self.targets.keys(),
+            units=self.units,
+            paths=[self.env.get("criData", "/var/lib/docker")],
+            lines=[("/etc/hosts", self.hosts_line)],
+        )
+
+    @property
+    def hosts_line(self) -> str:
+        return entry_line(self.registry_address, self.env["registryDomain"])
 
     def steps(self) -> list[Step]:
         return runtime_steps(self)
 
     def extra_drift(self, ctx: HostContext) -> list[str]:
-        return []
+        if ctx.facts.line_present.get(("/etc/hosts", self.hosts_line)):
+            return []
+        return [f"/etc/hosts lacks '{self.hosts_line}'"]
 
     @property
     def units(self) -> tuple[str, ...]:

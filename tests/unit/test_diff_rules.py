@@ -79,3 +79,10 @@ def test_action_lookup_uses_wildcards():
 def test_readme_table_is_generated_from_the_rules():
     readme = open("README.md", encoding="utf-8").read()
     assert rules.markdown_table() in readme, "README's diff table is stale: run `make rules-table` and paste it"
+
+
+def test_readme_env_table_is_generated_from_env_fields():
+    from sealos_provider.image.env import markdown_table as env_table
+
+    readme = open("README.md", encoding="utf-8").read()
+    assert env_table() in readme, "README's env table is stale: regenerate it from sealos_provider.image.env.markdown_table"
