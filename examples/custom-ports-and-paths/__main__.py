@@ -9,6 +9,7 @@ from sealos_provider import ContainerRuntime, ContainerRuntimeArgs, EnvArgs, Reg
 
 config = pulumi.Config()
 node = config.require_object("nodes")[0]
+components = config.get_object("components") or ["runtime", "cri", "registry"]
 connection = {
     "host": node["host"],
     "port": node.get("port", 22),
@@ -25,11 +26,11 @@ env = EnvArgs(
     registry_data="/data/registry",
     registry_config="/etc/sealos-registry",
 )
-image = RootfsImage("rootfs", RootfsImageArgs(components=["runtime", "registry"]))
+image = RootfsImage("rootfs", RootfsImageArgs(components=[c for c in components if c != "kube"]))
 runtime = ContainerRuntime(
     "runtime",
     ContainerRuntimeArgs(connection=connection, image=image, internal_address=node.get("internalAddress"), env=env,
-                         cluster_name="lab", keep_data=True),
+                         cluster_name="lab", keep_data=True, cri_dockerd="cri" in components),
 )
 registry = Registry(
     "registry",

@@ -31,7 +31,7 @@ def connection(node):
 
 registry_address = nodes[0].get("internalAddress") or nodes[0]["host"]
 runtimes = [
-    ContainerRuntime(f"runtime-{n['name']}", ContainerRuntimeArgs(connection=connection(n), image=image,
+    ContainerRuntime(f"runtime-{n['name']}", ContainerRuntimeArgs(connection=connection(n), image=image, cri_dockerd=False,
                      internal_address=n.get("internalAddress"), env=env, registry_address=registry_address))
     for n in nodes
 ]

@@ -19,7 +19,7 @@ from sealos_provider import (
 
 config = pulumi.Config()
 hosts = config.require_object("nodes")[:3]
-components = config.get_object("components") or ["runtime", "registry", "kube"]
+components = config.get_object("components") or ["runtime", "cri", "registry", "kube"]
 env = EnvArgs(registry_password=config.require_secret("registryPassword"))
 image = RootfsImage("rootfs", RootfsImageArgs(components=components))
 
@@ -41,9 +41,10 @@ runtimes = [
         ContainerRuntimeArgs(
             connection=connection(n), image=image, internal_address=n.get("internalAddress"), env=env,
             registry_address=registry_address,
+            cri_dockerd=i > 0 and "cri" in components,  # the registry host needs no CRI
         ),
     )
-    for n in hosts
+    for i, n in enumerate(hosts)
 ]
 registry = Registry(
     "registry",
@@ -52,7 +53,7 @@ registry = Registry(
 )
 pulumi.export("registry", registry.endpoint)
 
-if "kube" in components:
+if "kube" in components and "cri" in components:
     master = KubeNode(
         "master",
         KubeNodeArgs(connection=connection(hosts[1]), image=image, internal_address=hosts[1].get("internalAddress"),

@@ -35,33 +35,43 @@ from .paths import REPO_ROOT
 DEMO_DIR = REPO_ROOT / ".demo"
 PREFIX = "sealos-demo"
 STACK = "demo"
-PASSWORD_FILE = DEMO_DIR / "registry-password"
+
+
+def _layout(project_dir: Path) -> tuple[Path, str]:
+    """Where a project's demo keeps its state, and its node containers' name prefix: the repository's stack uses
+    `.demo` and `sealos-demo-*`; another project (an example) gets its own of both, since two stacks must never
+    manage the same hosts."""
+    if project_dir == REPO_ROOT:
+        return DEMO_DIR, PREFIX
+    name = "".join(c if c.isalnum() else "-" for c in project_dir.name.lower()).strip("-")[:24] or "project"
+    return DEMO_DIR / f"project-{name}", f"sealos-{name}"
 
 
 def _log(msg: str) -> None:
     print(f"demo: {msg}", flush=True)
 
 
-def _password() -> str:
+def _password(demo_dir: Path) -> str:
     """A registry password made once for this demo (not the Kubefile's well-known default)."""
     import secrets
 
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    if not PASSWORD_FILE.exists():
-        PASSWORD_FILE.write_text(secrets.token_urlsafe(18))
-        PASSWORD_FILE.chmod(0o600)
-    return PASSWORD_FILE.read_text().strip()
+    password_file = demo_dir / "registry-password"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(18))
+        password_file.chmod(0o600)
+    return password_file.read_text().strip()
 
 
-def _running_nodes(count: int) -> list[dict[str, Any]] | None:
-    """The demo's nodes from the last run, if they are all still running."""
-    saved = DEMO_DIR / "nodes.json"
+def _running_nodes(demo_dir: Path, count: int | None = None) -> list[dict[str, Any]] | None:
+    """The demo's nodes from the last run, if they are all still running (and as many as asked)."""
+    saved = demo_dir / "nodes.json"
     if not saved.exists():
         return None
     nodes = json.loads(saved.read_text())
     if isinstance(nodes, dict):
         nodes = nodes.get("nodes", [])
-    if len(nodes) != count:
+    if count is not None and len(nodes) != count:
         return None
     for node in nodes:
         state = subprocess.run(
@@ -72,13 +82,13 @@ def _running_nodes(count: int) -> list[dict[str, Any]] | None:
     return nodes
 
 
-def _stack(project_dir: Path, state_dir: Path, bin_dir: Path):
+def _stack(project_dir: Path, demo_dir: Path, bin_dir: Path):
     from pulumi import automation as auto
 
     from .pulumi_cli import pulumi_env
 
-    env = pulumi_env(state_dir, bin_dir)
-    work = DEMO_DIR / "work" / project_dir.name
+    env = pulumi_env(demo_dir / "state" / project_dir.name, bin_dir)
+    work = demo_dir / "work" / project_dir.name
     work.mkdir(parents=True, exist_ok=True)
     shutil.copy2(project_dir / "Pulumi.yaml", work / "Pulumi.yaml")
     main = project_dir / "__main__.py"
@@ -123,21 +133,22 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
     wanted = components or [c for c in ("runtime", "cri", "registry", "kube") if c in filled]
     skipped = [c for c in ("runtime", "cri", "registry", "kube") if c not in wanted]
 
-    node_list = _running_nodes(count)
-    state_dir = DEMO_DIR / "state" / project_dir.name
+    demo_dir, prefix = _layout(project_dir)
+    node_list = _running_nodes(demo_dir, count)
+    state_dir = demo_dir / "state" / project_dir.name
     if node_list is None:
-        _log(f"starting {count} node containers ({PREFIX}-1..{count})")
-        nodeset = nodes.start_nodes(count, prefix=PREFIX, keep=True)
-        DEMO_DIR.mkdir(parents=True, exist_ok=True)
-        nodeset.write_json(DEMO_DIR / "nodes.json")
-        node_list = json.loads((DEMO_DIR / "nodes.json").read_text())
+        _log(f"starting {count} node containers ({prefix}-1..{count})")
+        nodeset = nodes.start_nodes(count, prefix=prefix, keep=True)
+        demo_dir.mkdir(parents=True, exist_ok=True)
+        nodeset.write_json(demo_dir / "nodes.json")
+        node_list = json.loads((demo_dir / "nodes.json").read_text())
         if isinstance(node_list, dict):
             node_list = node_list.get("nodes", [])
         shutil.rmtree(state_dir, ignore_errors=True)  # new hosts: the old state described hosts that are gone
     else:
         _log(f"reusing the running node containers {', '.join(n['name'] for n in node_list)}")
 
-    stack, work, project = _stack(project_dir, state_dir, bin_dir)
+    stack, work, project = _stack(project_dir, demo_dir, bin_dir)
     roles = [["registry", "control-plane"]] + [["worker"] for _ in range(count - 1)]
     _write_config(
         work,
@@ -161,7 +172,7 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
     )
     from pulumi import automation as auto
 
-    stack.set_config("registryPassword", auto.ConfigValue(_password(), secret=True))
+    stack.set_config("registryPassword", auto.ConfigValue(_password(demo_dir), secret=True))
     _log(f"pulumi up: project {project}, components {', '.join(wanted)}")
     result = stack.up(on_output=print, color="never", suppress_outputs=False)
     _log(f"update summary: {result.summary.resource_changes}")
@@ -191,10 +202,11 @@ def inspect(project_dir: Path, action: str) -> int:
     """`preview` or `refresh` of the demo stack as it stands (after an `up`): no setup, no config rewrite."""
     from . import pulumi_cli
 
-    if not (DEMO_DIR / "nodes.json").exists():
+    demo_dir, _ = _layout(project_dir)
+    if not (demo_dir / "nodes.json").exists():
         _log("no demo yet: run `make demo` first")
         return 1
-    stack, _, _ = _stack(project_dir, DEMO_DIR / "state" / project_dir.name, pulumi_cli.ensure_pulumi(log=_log))
+    stack, _, _ = _stack(project_dir, demo_dir, pulumi_cli.ensure_pulumi(log=_log))
     if action == "preview":
         result = stack.preview(on_output=print, color="never", diff=True)
         _log(f"preview: {result.change_summary}")
@@ -207,14 +219,16 @@ def inspect(project_dir: Path, action: str) -> int:
 def down(project_dir: Path) -> int:
     from . import nodes, pulumi_cli
 
-    state_dir = DEMO_DIR / "state" / project_dir.name
-    if _running_nodes(len(json.loads((DEMO_DIR / "nodes.json").read_text())) if (DEMO_DIR / "nodes.json").exists() else 0):
+    demo_dir, prefix = _layout(project_dir)
+    if _running_nodes(demo_dir):
         bin_dir = pulumi_cli.ensure_pulumi(log=_log)
-        stack, _, _ = _stack(project_dir, state_dir, bin_dir)
+        stack, _, _ = _stack(project_dir, demo_dir, bin_dir)
         _log("pulumi destroy")
         stack.destroy(on_output=print, color="never")
-    nodes.remove_set(PREFIX)
-    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    nodes.remove_set(prefix)
+    for child in demo_dir.iterdir() if demo_dir.exists() else []:
+        if not child.name.startswith("project-"):  # examples' demos have nodes of their own: leave them
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
     _log("node containers and demo state removed")
     return 0
 

@@ -155,5 +155,5 @@ def test_the_real_rootfs_loads() -> None:
     assert image.version and set(image.hooks()) >= {"check", "init", "clean", "init-registry", "clean-registry"}
     env = image.default_env().validate()
     assert env.to_env()["registryDomain"] == "sealos.hub"
-    assert len(image.check_artifacts({"runtime", "registry", "kube", "tools"})) == 11
+    assert len(image.check_artifacts({"runtime", "cri", "registry", "kube", "tools"})) == 11
     assert image.source_digest.startswith("sha256:")
