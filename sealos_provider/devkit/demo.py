@@ -176,22 +176,25 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
     _log(f"pulumi up: project {project}, components {', '.join(wanted)}")
     result = stack.up(on_output=print, color="never", suppress_outputs=False)
     _log(f"update summary: {result.summary.resource_changes}")
-    _show_hosts(node_list, wanted)
+    outputs = {k: v.value for k, v in result.outputs.items() if not v.secret}
+    url = outputs.get("registry_url") or (f"http://{outputs['registry']}/v2/" if outputs.get("registry") else None)
+    _show_hosts(node_list, url)
     for component in skipped:
         _log(f"skipped {component}: no real program here for {_skip_reason(component)}")
-    _log(f"done in {time.monotonic() - started:.0f}s; nodes stay up for you to look at (`make demo-down` removes them)")
+    down_cmd = "make demo-down" if demo_dir == DEMO_DIR else f"python -m sealos_provider.devkit.demo down --project {project_dir}"
+    _log(f"done in {time.monotonic() - started:.0f}s; nodes stay up for you to look at (`{down_cmd}` removes them)")
     return 0
 
 
-def _show_hosts(node_list: list[dict[str, Any]], components: list[str]) -> None:
+def _show_hosts(node_list: list[dict[str, Any]], registry_url: str | None) -> None:
     """What landed on the hosts, read back over `docker exec` (not from Pulumi's outputs)."""
     checks = [
         ("docker.service", "systemctl is-active docker 2>/dev/null"),
         ("data-root", "docker info -f '{{.DockerRootDir}}' 2>/dev/null"),
         ("registry in /etc/hosts", "grep sealos-provider /etc/hosts | head -n1"),
     ]
-    if "registry" in components:
-        checks.append(("registry /v2/ without credentials", "curl -s -o /dev/null -w '%{http_code}' http://sealos.hub:5000/v2/"))
+    if registry_url:
+        checks.append((f"{registry_url} without credentials", f"curl -s -o /dev/null -w '%{{http_code}}' {registry_url}"))
     for node in node_list:
         for title, cmd in checks:
             out = subprocess.run(["docker", "exec", node["name"], "bash", "-c", cmd], capture_output=True, text=True)
