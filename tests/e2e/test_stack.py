@@ -13,10 +13,12 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from pulumi import automation as auto
 
 from sealos_provider.stack import program
 
@@ -24,13 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "e2e p\"a'ss#\\$x{{y}} *&!ü"  # hostile: quotes, #, backslash, $, {{, leading-ish specials, spaces, non-ASCII
 NEW_PASSWORD = "rotated-Pw 2 $(id)`x`"
 DOUBLES_LOG = "/var/log/sealos-provider-doubles.log"
-SNAPSHOT = (
-    "find /etc /usr/bin /usr/local/bin /var/lib -maxdepth 3 -xdev "
-    "! -path '/var/lib/docker/*' ! -path '/var/lib/systemd/*' ! -path '/var/lib/apt/*' ! -path '/var/lib/dpkg/*' "
-    "! -path '/etc/ssh/ssh_host_*' ! -path '/var/lib/private/*' 2>/dev/null | sort; "
-    "echo '--- units'; systemctl list-unit-files --no-legend --no-pager | awk '{print $1}' | sort; "
-    "echo '--- hosts'; cat /etc/hosts"
-)
 
 
 class Deployment:
@@ -43,6 +38,7 @@ class Deployment:
         self.workspace = workspace
         self.logs: list[str] = []
         self.before: dict[str, str] = {}
+        self.snapshot = None
 
     def up(self, **kw):
         lines: list[str] = []
@@ -56,6 +52,15 @@ class Deployment:
             if res["urn"].endswith(f"::{name}"):
                 return res.get("outputs", {})
         raise KeyError(name)
+
+
+def wait_until(probe, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if probe():
+            return True
+        time.sleep(1)
+    return probe()
 
 
 def ssh_accepts(node) -> int:
@@ -76,7 +81,7 @@ def curl_status(node, url: str, user: str | None = None, password: str | None = 
 
 
 @pytest.fixture(scope="module")
-def deployment(node_image, pulumi_bin, doubles_artifact_cache, tmp_path_factory):
+def deployment(node_image, pulumi_bin, doubles_artifact_cache, host_snapshot, tmp_path_factory):
     from sealos_provider.devkit.nodes import start_nodes
     from sealos_provider.devkit.pulumi_cli import Workspace
 
@@ -107,7 +112,8 @@ def deployment(node_image, pulumi_bin, doubles_artifact_cache, tmp_path_factory)
         }
         stack = ws.stack(program, project="sealos-e2e", stack="e2e", config=config)
         dep = Deployment(stack, nodeset, rootfs, ws)
-        dep.before = {n.name: n.exec(SNAPSHOT).stdout for n in nodeset}
+        dep.snapshot = host_snapshot
+        dep.before = {n.name: host_snapshot(n) for n in nodeset}
         result, _ = dep.up()
         assert result.summary.result == "succeeded"
         yield dep
@@ -194,8 +200,6 @@ def test_noop_up_and_preview_change_nothing_and_open_no_ssh_connection(deploymen
 
 def test_password_change_updates_only_what_it_must(deployment):
     n1, n2, _ = deployment.nodes
-    from pulumi import automation as auto
-
     deployment.stack.set_config("sealos-e2e:registryPassword", auto.ConfigValue(NEW_PASSWORD, secret=True))
     result, log = deployment.up()
     changes = result.summary.resource_changes
@@ -215,6 +219,7 @@ def test_password_change_updates_only_what_it_must(deployment):
 
 
 def test_template_change_resends_one_file_and_updates_only_the_runtime(deployment):
+    docker_started = {n.name: n.exec("systemctl show -p ActiveEnterTimestampMonotonic docker").stdout for n in deployment.nodes}
     tmpl = deployment.rootfs / "etc" / "cri-docker.socket.tmpl"
     tmpl.write_text(tmpl.read_text() + "# e2e: a comment added to one template\n")
     result, log = deployment.up()
@@ -227,6 +232,8 @@ def test_template_change_resends_one_file_and_updates_only_the_runtime(deploymen
         assert "# e2e: a comment added" in node.read_file("/etc/systemd/system/cri-docker.socket").decode()
         ran = deployment.outputs_of(f"runtime-{node.name}")["last_run"]["ran"]
         assert "install Docker (init-docker.sh)" not in ran
+        # only the services that read the file restart: Docker does not read cri-docker.socket
+        assert node.exec("systemctl show -p ActiveEnterTimestampMonotonic docker").stdout == docker_started[node.name]
 
 
 def test_refresh_detects_a_hand_edit_and_the_next_up_repairs_it(deployment):
@@ -253,6 +260,31 @@ def test_registry_stopped_by_hand_is_drift_too(deployment):
     assert curl_status(n1, "http://sealos.hub:5000/v2/") == "401"
 
 
+def test_a_rebooted_node_comes_back_in_sync(deployment):
+    n1 = deployment.nodes[0]
+    n1.restart()
+    assert wait_until(lambda: curl_status(n1, "http://sealos.hub:5000/v2/") == "401", 90), "registry not back after reboot"
+    assert n1.exec("systemctl is-active docker registry").stdout.split() == ["active", "active"]
+    deployment.stack.refresh(color="never")
+    assert deployment.outputs_of("registry")["drift"] == []
+    assert deployment.outputs_of(f"runtime-{n1.name}")["drift"] == []
+    assert curl_status(deployment.nodes[2], "http://sealos.hub:5000/v2/") == "401"
+
+
+def test_registry_port_change_rerenders_on_every_node_that_uses_it(deployment):
+    n1, n2, _ = deployment.nodes
+    deployment.stack.set_config("sealos-e2e:env", auto.ConfigValue(json.dumps({"registry_port": 5443})))
+    result, _ = deployment.up()
+    assert result.summary.resource_changes.get("update") == 7, result.summary.resource_changes  # 3 runtimes, registry, 3 nodes
+    for node in deployment.nodes:
+        daemon = json.loads(node.read_file("/etc/docker/daemon.json"))
+        assert daemon["insecure-registries"] == ["sealos.hub:5443"]
+        assert yaml.safe_load(node.read_file("/etc/image-cri-shim.yaml"))["address"] == "http://sealos.hub:5443"
+        assert curl_status(node, "http://sealos.hub:5443/v2/") == "401"
+        assert curl_status(node, "http://sealos.hub:5000/v2/") == "000"  # nothing listens on the old port
+    assert n2.exec("docker pull sealos.hub:5443/e2e/hello:1").returncode == 0  # the blobs stayed under registryData
+
+
 def test_state_and_logs_hold_no_secret_in_plaintext(deployment):
     # the backend's files as they are on disk (checkpoint, backups, history); `export_stack` would decrypt them
     state = deployment.workspace.state_text()
@@ -272,7 +304,7 @@ def test_destroy_leaves_nodes_as_before_and_up_again_works(deployment):
     result = deployment.stack.destroy(color="never")
     assert result.summary.result == "succeeded"
     for node in deployment.nodes:
-        after = node.exec(SNAPSHOT).stdout
+        after = deployment.snapshot(node)
         diff = "\n".join(difflib.unified_diff(deployment.before[node.name].splitlines(), after.splitlines(), lineterm=""))
         left = node.exec("find /var/lib/sealos -ls 2>/dev/null").stdout
         assert after == deployment.before[node.name], f"{node.name} differs after destroy:\n{diff}\n{left}"
@@ -280,4 +312,4 @@ def test_destroy_leaves_nodes_as_before_and_up_again_works(deployment):
         assert node.exec("test -e /var/lib/sealos").returncode != 0
     again, _ = deployment.up()
     assert again.summary.result == "succeeded"
-    assert curl_status(deployment.nodes[1], "http://sealos.hub:5000/v2/", "admin", NEW_PASSWORD) == "200"
+    assert curl_status(deployment.nodes[1], "http://sealos.hub:5443/v2/", "admin", NEW_PASSWORD) == "200"
