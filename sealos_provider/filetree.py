@@ -12,7 +12,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Union
+from typing import BinaryIO, Iterable, Iterator, Optional, Union
 
 CHUNK = 1 << 20
 
@@ -31,6 +31,9 @@ class FileEntry:
     sha256: str
     size: int
     source: Union[bytes, Path] = field(repr=False, compare=False)
+    # (size, mtime_ns, inode) of a file source when it was hashed: a reader that finds the same stat before and after
+    # reading can trust `sha256` without hashing again (rsync's quick check); None for bytes and unknown files.
+    stat_key: Optional[tuple[int, int, int]] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.path.startswith("/") or any(part in ("", ".", "..") for part in self.path.split("/")):
@@ -42,17 +45,20 @@ class FileEntry:
 
     @classmethod
     def from_file(cls, path: str, local: Path, mode: int | None = None) -> "FileEntry":
-        st = local.stat()
         digest = hashlib.sha256()
         with local.open("rb") as fh:
+            before = os.fstat(fh.fileno())
             for chunk in iter(lambda: fh.read(CHUNK), b""):
                 digest.update(chunk)
+            after = os.fstat(fh.fileno())
+        key = stat_key(after)
         return cls(
             path=path,
-            mode=stat.S_IMODE(st.st_mode) if mode is None else mode,
+            mode=stat.S_IMODE(after.st_mode) if mode is None else mode,
             sha256=digest.hexdigest(),
-            size=st.st_size,
+            size=after.st_size,
             source=local,
+            stat_key=key if key == stat_key(before) else None,  # changed while hashed: never trust the stat
         )
 
     def open(self) -> BinaryIO:
@@ -66,6 +72,10 @@ class FileEntry:
     def read(self) -> bytes:
         with self.open() as fh:
             return fh.read()
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def scan_dir(root: Path, *, exclude: Iterable[str] = ()) -> list[FileEntry]:
