@@ -63,6 +63,8 @@ class ContainerRuntimeProvider(NodeProvider):
         image = load_image(props)
         env = merged_env(image, props)
         out = desired_part(image, env, RUNTIME, artifact_components=self._slots(props)).as_inputs()
+        if not props.get("cri_dockerd", True):  # cri-dockerd's units are rendered but not installed: not ours to show
+            out["rendered"] = {k: v for k, v in out["rendered"].items() if not k.startswith("etc/cri-docker.")}
         out["registry_address"] = props.get("registry_address") or props["internal_address"]
         return out
 
