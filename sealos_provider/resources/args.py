@@ -135,9 +135,15 @@ class NodeArgs:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def node_props(resource_name: str, args: NodeArgs) -> dict[str, Any]:
+# Outputs every node resource computes; seeded with None so Pulumi exposes them as attributes.
+NODE_OUTPUTS = ("rendered", "tree_digest", "installed", "host_key", "drift", "last_run")
+
+
+def node_props(resource_name: str, args: NodeArgs, *outputs: str) -> dict[str, Any]:
+    """The inputs every node resource sends, plus None seeds for the common outputs and for `outputs`."""
     image = args.image
-    return {
+    seeds = {name: None for name in NODE_OUTPUTS + outputs}
+    return seeds | {
         "resource_name": resource_name,
         "connection": connection_input(args.connection),
         "internal_address": args.internal_address,

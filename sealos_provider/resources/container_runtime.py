@@ -102,8 +102,6 @@ class ContainerRuntime(Resource, module="sealos", name="ContainerRuntime"):
         props = node_props(resource_name, args)
         props["registry_address"] = args.registry_address
         props["cri_dockerd"] = args.cri_dockerd if args.cri_dockerd is not None else True
-        for out in ("rendered", "tree_digest", "installed", "host_key", "drift", "last_run"):
-            props.setdefault(out, None)
         super().__init__(ContainerRuntimeProvider(), resource_name, props, opts)
 
 

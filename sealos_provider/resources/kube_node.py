@@ -156,7 +156,7 @@ class KubeNode(Resource, module="sealos", name="KubeNode"):
                 "KubeNode needs runtime=<this host's ContainerRuntime> and registry=<the Registry>: "
                 "it runs on that Docker and logs in to that registry before anything else"
             )
-        props = node_props(resource_name, args)
+        props = node_props(resource_name, args, "join_secret", "kubeconfig")
         props["role"] = args.role
         props["first"] = args.control_plane is None
         props["node_name"] = args.node_name
@@ -167,8 +167,6 @@ class KubeNode(Resource, module="sealos", name="KubeNode"):
             props["join"] = args.control_plane.join_secret
             props["apiserver_address"] = args.control_plane.internal_address
             depends.append(args.control_plane)
-        for out in ("join_secret", "kubeconfig", "rendered", "tree_digest", "installed", "host_key", "drift", "last_run"):
-            props.setdefault(out, None)
         opts = pulumi.ResourceOptions.merge(
             opts,
             pulumi.ResourceOptions(depends_on=depends, additional_secret_outputs=["join_secret", "kubeconfig", "join"]),

@@ -92,10 +92,8 @@ class Registry(Resource, module="sealos", name="Registry"):
     def __init__(self, resource_name: str, args: RegistryArgs, opts: Optional[pulumi.ResourceOptions] = None):
         if args.runtime is None:
             raise TypeError("Registry needs runtime=<the ContainerRuntime of the same host>: it runs on that Docker")
-        props = node_props(resource_name, args)
+        props = node_props(resource_name, args, "endpoint", "url", "address")
         props["runtime_id"] = args.runtime.id
         props["wait_seconds"] = args.wait_seconds if args.wait_seconds is not None else 120
-        for out in ("endpoint", "url", "address", "rendered", "tree_digest", "installed", "host_key", "drift", "last_run"):
-            props.setdefault(out, None)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[args.runtime]))
         super().__init__(RegistryProvider(), resource_name, props, opts)
