@@ -21,6 +21,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from pulumi.output import Unknown
 
 from ..remote.connection import ConnectionSpec
+from ..remote.errors import DialError
 from ..remote.redact import Redactor
 from ..steps.base import run_steps, undo_steps
 from ..steps.common import drift as component_drift
@@ -272,6 +273,14 @@ class NodeProvider(ResourceProvider):
         try:
             with self._session(props, log, props.get("host_key")) as session:
                 self.remove(props, session, log)
+        except DialError as exc:
+            # Never forget a resource silently: the host may only be down. Say how to let go of it on purpose.
+            raise self._fail(
+                props,
+                "delete",
+                f"{exc}. If the host is gone for good, drop this resource from the state with "
+                "`pulumi state delete <urn>` (`pulumi stack --show-urns` lists them); otherwise bring it back and retry",
+            ) from None
         except Exception as exc:  # noqa: BLE001
             raise self._fail(props, "delete", exc) from None
 

@@ -99,3 +99,15 @@ def test_rootfs_image_reports_a_missing_tree_and_unknown_components(tmp_path):
     assert "rootfs_dir" in found and "Kubefile" in found["rootfs_dir"]
     found, _ = failures(RootfsImageProvider(), {"rootfs_dir": ROOTFS, "components": ["docker"]})
     assert "components" in found and "docker" in found["components"]
+
+
+def test_delete_of_an_unreachable_host_fails_and_says_how_to_let_go():
+    from sealos_provider.resources.base import ProvisionError
+
+    outputs = props(connection={"host": "127.0.0.1", "port": 1, "private_key": KEY, "dial_error_limit": 1,
+                                "per_dial_timeout": 1, "host_key_policy": "insecure"})
+    with pytest.raises(ProvisionError) as failure:
+        ContainerRuntimeProvider().delete("runtime-a@127.0.0.1", outputs)
+    text = str(failure.value)
+    assert "pulumi state delete" in text and "127.0.0.1" in text
+    assert KEY.splitlines()[1] not in text
