@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup demo demo-preview demo-refresh demo-down test test-unit test-ssh test-e2e bench rules-table clean
+.PHONY: setup demo demo-preview demo-refresh demo-cancel demo-down test test-unit test-ssh test-e2e bench rules-table clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo-preview: setup
 
 demo-refresh: setup
 	$(PY) -m sealos_provider.devkit.demo refresh
+
+## Unlock the demo stack after an update was killed (pulumi cancel).
+demo-cancel: setup
+	$(PY) -m sealos_provider.devkit.demo cancel
 
 ## Destroy the demo stack and remove its node containers.
 demo-down: setup

@@ -29,7 +29,9 @@ containerd_is_docker_only() {
 }
 
 step "container runtimes"
-if command_exists containerd && ! command_exists docker; then
+# A containerd that our own interrupted install put there (recorded in docker.created) is not someone else's: the next
+# init-docker.sh completes that install, so a re-run after any failure converges.
+if command_exists containerd && ! command_exists docker && ! is_recorded created "$(command -v containerd)" docker; then
   problems+=("containerd is installed without docker ($(command -v containerd)): this rootfs installs docker with its own containerd; remove that containerd or use a containerd rootfs")
 fi
 foreign=()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import runpy
 import shutil
 import subprocess
@@ -104,6 +105,18 @@ def _stack(project_dir: Path, demo_dir: Path, bin_dir: Path):
     return auto.create_or_select_stack(stack_name=STACK, project_name=project, program=program, opts=opts), work, project
 
 
+def _set_secret(stack, work: Path, bin_dir: Path, demo_dir: Path, key: str, value: str) -> None:
+    """`pulumi config set --secret` with the value on stdin: the Automation API's `set_config` would put it in the
+    CLI's argv, where any local user's `ps` sees it."""
+    from .pulumi_cli import pulumi_env
+
+    env = {**os.environ, **pulumi_env(demo_dir / "state" / work.name, bin_dir)}
+    subprocess.run(
+        [str(bin_dir / "pulumi"), "config", "set", "--secret", key, "--stack", stack.name, "--non-interactive"],
+        input=value, text=True, cwd=work, env=env, check=True, capture_output=True,
+    )
+
+
 def _write_config(work: Path, project: str, values: dict[str, Any]) -> None:
     """Non-secret config as YAML objects (typed arrays and objects, which `config set` would store as strings)."""
     path = work / f"Pulumi.{STACK}.yaml"
@@ -170,15 +183,15 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
             "artifactCache": str(cache) if cache else "",
         },
     )
-    from pulumi import automation as auto
-
-    stack.set_config("registryPassword", auto.ConfigValue(_password(demo_dir), secret=True))
+    _set_secret(stack, work, bin_dir, demo_dir, "registryPassword", _password(demo_dir))
     _log(f"pulumi up: project {project}, components {', '.join(wanted)}")
     result = stack.up(on_output=print, color="never", suppress_outputs=False)
     _log(f"update summary: {result.summary.resource_changes}")
     outputs = {k: v.value for k, v in result.outputs.items() if not v.secret}
     url = outputs.get("registry_url") or (f"http://{outputs['registry']}/v2/" if outputs.get("registry") else None)
-    _show_hosts(node_list, url)
+    if not _show_hosts(node_list, url):
+        _log("a host is not as the stack says (changed by hand?): `make demo-refresh` finds the drift, then `make demo` repairs it")
+        return 1
     for component in skipped:
         _log(f"skipped {component}: no real program here for {_skip_reason(component)}")
     down_cmd = "make demo-down" if demo_dir == DEMO_DIR else f"python -m sealos_provider.devkit.demo down --project {project_dir}"
@@ -186,8 +199,11 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
     return 0
 
 
-def _show_hosts(node_list: list[dict[str, Any]], registry_url: str | None) -> None:
-    """What landed on the hosts, read back over `docker exec` (not from Pulumi's outputs)."""
+def _show_hosts(node_list: list[dict[str, Any]], registry_url: str | None) -> bool:
+    """What landed on the hosts, read back over `docker exec` (not from Pulumi's outputs); False when a host is not as
+    the stack says it should be (a no-op `up` does not look at hosts: drift is found by refresh)."""
+    expected = {"docker.service": "active", f"{registry_url} without credentials": "401"}
+    healthy = True
     checks = [
         ("docker.service", "systemctl is-active docker 2>/dev/null"),
         ("data-root", "docker info -f '{{.DockerRootDir}}' 2>/dev/null"),
@@ -198,7 +214,11 @@ def _show_hosts(node_list: list[dict[str, Any]], registry_url: str | None) -> No
     for node in node_list:
         for title, cmd in checks:
             out = subprocess.run(["docker", "exec", node["name"], "bash", "-c", cmd], capture_output=True, text=True)
-            print(f"  {node['name']}: {title}: {out.stdout.strip() or out.stderr.strip()}")
+            seen = out.stdout.strip() or out.stderr.strip()
+            print(f"  {node['name']}: {title}: {seen}")
+            if title in expected and seen != expected[title]:
+                healthy = False
+    return healthy
 
 
 def inspect(project_dir: Path, action: str) -> int:
@@ -209,13 +229,27 @@ def inspect(project_dir: Path, action: str) -> int:
     if not (demo_dir / "nodes.json").exists():
         _log("no demo yet: run `make demo` first")
         return 1
-    stack, _, _ = _stack(project_dir, demo_dir, pulumi_cli.ensure_pulumi(log=_log))
+    bin_dir = pulumi_cli.ensure_pulumi(log=_log)
+    stack, work, _ = _stack(project_dir, demo_dir, bin_dir)
+    _set_secret(stack, work, bin_dir, demo_dir, "registryPassword", _password(demo_dir))  # as `up` would
     if action == "preview":
         result = stack.preview(on_output=print, color="never", diff=True)
         _log(f"preview: {result.change_summary}")
     else:
-        result = stack.refresh(on_output=print, color="never")
+        # An interrupted `up` can leave pending creates; every create here is idempotent, so refresh drops them.
+        result = stack.refresh(on_output=print, color="never", clear_pending_creates=True)
         _log(f"refresh: {result.summary.resource_changes}")
+    return 0
+
+
+def cancel(project_dir: Path) -> int:
+    """Unlock the stack after an update was killed (`pulumi cancel`); the next `make demo` converges."""
+    from . import pulumi_cli
+
+    demo_dir, _ = _layout(project_dir)
+    stack, _, _ = _stack(project_dir, demo_dir, pulumi_cli.ensure_pulumi(log=_log))
+    stack.cancel()
+    _log("stack unlocked; run `make demo` to converge")
     return 0
 
 
@@ -248,7 +282,7 @@ def _skip_reason(component: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sealos_provider.devkit.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["up", "preview", "refresh", "down"])
+    parser.add_argument("action", choices=["up", "preview", "refresh", "cancel", "down"])
     parser.add_argument("--project", default=str(REPO_ROOT), help="a Pulumi project dir (default: the repository's stack)")
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--components", help="comma-separated subset of runtime,registry,kube (default: what has real artifacts)")
@@ -261,12 +295,19 @@ def main(argv: list[str] | None = None) -> int:
             return up(project_dir, args.nodes, args.components.split(",") if args.components else None)
         if args.action in ("preview", "refresh"):
             return inspect(project_dir, args.action)
+        if args.action == "cancel":
+            return cancel(project_dir)
         return down(project_dir)
-    except CommandError as exc:  # pulumi's own output was already streamed above: add one line, not a traceback
-        _log(f"pulumi {args.action} failed (its output is above); fix the input it names and run `make demo` again")
-        detail = [line for line in str(exc).splitlines() if line.strip().startswith("error:")]
-        for line in detail[-3:]:
-            _log(line.strip())
+    except CommandError as exc:  # pulumi's own output was already streamed above: add its gist, not a traceback
+        text = str(exc)
+        if "ConcurrentUpdateError" in type(exc).__name__ or "currently locked" in text:
+            _log("the stack is locked by an update that was killed; if none is running, `make demo-cancel` unlocks it")
+            return 1
+        _log(f"pulumi {args.action} failed; fix what it names and run `make demo` again")
+        detail = [line.split("error:", 1)[1].strip() for line in text.splitlines() if "error:" in line]
+        unique = list(dict.fromkeys(d for d in detail if d and not d.startswith("Traceback")))
+        for line in unique[-3:]:
+            _log(f"error: {line}")
         return 1
 
 

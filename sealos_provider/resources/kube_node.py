@@ -86,9 +86,12 @@ class KubeNodeProvider(NodeProvider):
         image = load_image(props)
         env = merged_env(image, props)
         want = desired_part(image, env, KUBE)
+        flat = host_env(env, props)
+        flat.pop("registryPassword", None)  # only the auth hook gets it (image-cri-shim.yaml is rendered beforehand)
         return KubePlan(
             tree=want.tree,
-            env=host_env(env, props),
+            env=flat,
+            registry_password=env.registry_password,
             hooks={"auth": image.kubefile.hook("auth") or "bash auth.sh"},
             role=props["role"],
             first=first,

@@ -54,7 +54,11 @@ class RegistryProvider(NodeProvider):
     def plan(self, props: Mapping[str, Any], olds: Optional[Mapping[str, Any]] = None) -> RegistryPlan:
         image, env, want = self._want(props)
         hooks = {"init-registry": image.kubefile.hook("init-registry"), "clean-registry": image.kubefile.hook("clean-registry")}
-        return RegistryPlan(tree=want.tree, env=host_env(env, props), hooks=hooks, wait_seconds=int(props.get("wait_seconds", 120)))
+        flat = host_env(env, props)
+        flat.pop("registryPassword", None)  # the hooks never need it: every child process would inherit it
+        return RegistryPlan(
+            tree=want.tree, env=flat, hooks=hooks, password=env.registry_password, wait_seconds=int(props.get("wait_seconds", 120))
+        )
 
     def after_converge(self, props: Mapping[str, Any], plan: RegistryPlan, session: Any) -> dict[str, Any]:
         return {

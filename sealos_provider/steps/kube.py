@@ -28,16 +28,16 @@ ROLES = (CONTROL_PLANE, WORKER)
 KUBEADM_DIRS = ("/etc/kubernetes", "/var/lib/etcd", "/etc/cni", "/opt/cni", "/root/.kube")
 
 
-def auth_marker(env: Mapping[str, str]) -> str:
+def auth_marker(env: Mapping[str, str], password: str) -> str:
     """PBKDF2 of the registry credentials, salted with the registry address: the content of the login marker."""
     salt = f"sealos-provider-auth:{env['registryDomain']}:{env['registryPort']}:{env['registryUsername']}".encode()
-    return hashlib.pbkdf2_hmac("sha256", env["registryPassword"].encode(), salt, 200_000).hex() + "\n"
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 200_000).hex() + "\n"
 
 
 @dataclass(frozen=True)
 class KubePlan:
     tree: tuple[FileEntry, ...]
-    env: Mapping[str, str]
+    env: Mapping[str, str]  # what the hooks see: without the password, which only the auth hook gets
     hooks: Mapping[str, str]
     role: str
     first: bool  # the first control plane runs `kubeadm init`, every other node joins
@@ -47,6 +47,7 @@ class KubePlan:
     token: str
     certificate_key: str
     ca_hash: str = ""  # for joiners: from the first control plane
+    registry_password: str = field(default="", repr=False)
     settings: KubeadmSettings = field(default_factory=KubeadmSettings)
 
     @property
@@ -154,12 +155,12 @@ def kube_steps(plan: KubePlan) -> list[Step]:
         return plan.marker_path(ctx.paths.state)
 
     def login_done(ctx: HostContext) -> bool:
-        want = hashlib.sha256(auth_marker(plan.env).encode()).hexdigest()
+        want = hashlib.sha256(auth_marker(plan.env, plan.registry_password).encode()).hexdigest()
         return ctx.facts.sha(marker(ctx)) == want
 
     def login(ctx: HostContext) -> None:
-        ctx.hook(plan.hooks["auth"], step="auth (registry login)")
-        ctx.session.put(marker(ctx), auth_marker(plan.env).encode(), mode=0o600)
+        ctx.hook(plan.hooks["auth"], step="auth (registry login)", env={**plan.env, "registryPassword": plan.registry_password})
+        ctx.session.put(marker(ctx), auth_marker(plan.env, plan.registry_password).encode(), mode=0o600)
 
     def logout(ctx: HostContext) -> None:
         ctx.hook(plan.hooks["auth"] + " logout", step="auth logout")

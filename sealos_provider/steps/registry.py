@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..filetree import FileEntry
@@ -21,8 +21,9 @@ HTPASSWD_PATH = "etc/registry_htpasswd"
 @dataclass(frozen=True)
 class RegistryPlan:
     tree: tuple[FileEntry, ...]  # rendered host tree incl. the registry store and etc/registry_htpasswd
-    env: Mapping[str, str]
+    env: Mapping[str, str]  # what the hooks see: without the password (init-registry installs the htpasswd file)
     hooks: Mapping[str, str]
+    password: str = field(default="", repr=False)  # only for the health check, which sends it on stdin
     wait_seconds: int = 120
 
     @property
@@ -89,7 +90,7 @@ def registry_steps(plan: RegistryPlan) -> list[Step]:
 
     def verify(ctx: HostContext) -> None:
         ctx.run(
-            health_script(plan.url, env["registryUsername"], env["registryPassword"], plan.wait_seconds),
+            health_script(plan.url, env["registryUsername"], plan.password, plan.wait_seconds),
             step="registry health",
             timeout=plan.wait_seconds + 30,
         )

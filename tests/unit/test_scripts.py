@@ -656,6 +656,14 @@ def test_check_rejects_containerd_without_docker(sandbox: Sandbox) -> None:
     assert result.returncode == 1
     assert "containerd is installed without docker" in result.stderr
 
+    # the same containerd, recorded as created by our own (interrupted) docker install: not a conflict, so a re-run
+    # after a kill mid-install converges instead of refusing the host forever
+    state = Path(sandbox.env["SEALOS_PROVIDER_STATE_DIR"])
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "docker.created").write_text(f"{fakebin / 'containerd'}\n")
+    again = sandbox.run("check.sh", PATH=f"{fakebin}:{sysbin_only}", registryPort="1")
+    assert "containerd is installed without docker" not in again.stderr, again.stderr
+
 
 def make_cri_archives(sandbox: Sandbox) -> None:
     for rel, member in (("cri/cri-dockerd.tgz", "cri-dockerd/cri-dockerd"), ("cri/crictl.tar.gz", "crictl")):
