@@ -13,6 +13,7 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 	bash tools/install-system-packages.sh
+	$(PY) -m sealos_provider.devkit engine
 
 ## Run the stack against three local node containers (Docker engine, node image, Pulumi CLI built on first use).
 demo: setup
