@@ -246,6 +246,43 @@ def push_tree(
     )
 
 
+def tree_changes(
+    session: "Session", remote_dir: str, *, manifest_name: str = "tree", sudo: bool | None = None
+) -> list[str] | None:
+    """What changed on the host since the last completed push of `manifest_name` into `remote_dir`, compared with
+    what that push placed (its manifest), not with any local tree: a refresh must report the host's drift, not an
+    edit of the local rootfs. A file whose stat is the one recorded at placement is unchanged (the push's quick
+    check); any other file is hashed on the host. Returns None when the host has no record of a completed push
+    (never pushed, or a push that did not finish), else a sorted list of "path: why" (empty: intact)."""
+    remote_dir = remote_dir.rstrip("/")
+    env = {"SP_DIR": remote_dir, "SP_NAME": manifest_name}
+    step = f"inspect {manifest_name}"
+    manifest, stat_digest, recorded, now, _ = _probe(session, env, {}, step, sudo)
+    if not manifest or stat_digest != manifest.get("digest"):
+        return None
+    changes: list[str] = []
+    to_hash: list[str] = []
+    for path, want in sorted(manifest["files"].items()):
+        seen = now.get(path)
+        if seen is None or seen.is_dir:
+            changes.append(f"{path}: missing")
+        elif seen.size != want.get("size"):
+            changes.append(f"{path}: content changed")
+        elif recorded.get(path) is None or recorded[path].key != seen.key:
+            to_hash.append(path)
+        elif seen.mode != want.get("mode"):
+            changes.append(f"{path}: mode {seen.mode:o}, expected {want.get('mode', 0):o}")
+    if to_hash:
+        hashes, _ = _hash_remote(session, env, to_hash, step, sudo)
+        for path in to_hash:
+            want = manifest["files"][path]
+            if hashes.get(path) != want.get("sha256"):
+                changes.append(f"{path}: content changed")
+            elif now[path].mode != want.get("mode"):
+                changes.append(f"{path}: mode {now[path].mode:o}, expected {want.get('mode', 0):o}")
+    return sorted(changes)
+
+
 # ----------------------------------------------------------------------------------------------- probe & hash
 _PROBE_SCRIPT = r"""m="$SP_DIR/.sealos-provider/manifests/$SP_NAME"
 if [ -f "$m.json" ]; then base64 -w0 -- "$m.json"; fi; printf '\0'

@@ -287,6 +287,12 @@ class Session:
 
         return push_tree(self, entries, remote_dir, manifest_name=manifest_name, sudo=sudo, verify=verify)
 
+    def tree_changes(self, remote_dir: str, *, manifest_name: str = "tree", sudo: bool | None = None) -> "list[str] | None":
+        """Files of the last push of `manifest_name` that changed on the host since (None: no completed push)."""
+        from .push import tree_changes
+
+        return tree_changes(self, remote_dir, manifest_name=manifest_name, sudo=sudo)
+
     def remove_tree(self, remote_dir: str, *, manifest_name: str = "tree", sudo: bool | None = None) -> "PushStats":
         """Remove the files the last push of `manifest_name` placed (nothing else), then that tree's own bookkeeping,
         and the bookkeeping directory once no tree uses it: what a destroy needs to leave the host as it was."""

@@ -144,7 +144,20 @@ class NodeProvider(ResourceProvider):
         """The differences between the host and the inputs (empty: in sync), from one round trip of facts."""
         plan = self.plan(props, props)
         ctx = self._context(props, session, log, plan)
-        return component_drift(ctx, self.component, plan.targets, units=plan.units) + plan.extra_drift(ctx)
+        return (
+            component_drift(ctx, self.component, plan.targets, units=plan.units)
+            + plan.extra_drift(ctx)
+            + self.rootfs_drift(ctx)
+        )
+
+    def rootfs_drift(self, ctx: HostContext) -> list[str]:
+        """This component's files in the host's rootfs (scripts, rendered templates, binaries) against what the
+        last push placed there: a script edited on the host is drift too, and the next up's push puts it back."""
+        root = ctx.paths.rootfs.rstrip("/")
+        changes = ctx.session.tree_changes(root, manifest_name=self.component)
+        if changes is None:
+            return [f"{root}: no record of a completed push of the {self.component} files"]
+        return [f"{root}/{change}" for change in changes]
 
     def remove(self, props: dict[str, Any], session: Any, log: "Log") -> None:
         """Undo the steps in reverse order, from what the host recorded at install time."""

@@ -56,6 +56,17 @@ def test_sudo_with_password_installs_and_destroys_cleanly(nodes, pulumi_workspac
     again = stack.up(color="never")
     assert set(again.summary.resource_changes) == {"same"}
 
+    # refresh reads root-owned records through sudo (password on stdin): in sync, and no secret in its logs
+    refreshed: list[str] = []
+    stack.refresh(on_output=refreshed.append, color="never")
+    drifts = {
+        r["urn"].rsplit("::", 1)[1]: r["outputs"]["drift"]
+        for r in stack.export_stack().deployment["resources"]
+        if "drift" in r.get("outputs", {})
+    }
+    assert drifts and all(d == [] for d in drifts.values()), drifts
+    assert all(OPSPW_PASSWORD not in line and REGISTRY_PASSWORD not in line for line in refreshed)
+
     down = stack.destroy(color="never")
     assert down.summary.result == "succeeded"
     assert host_snapshot(node) == before

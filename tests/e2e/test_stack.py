@@ -21,6 +21,7 @@ import yaml
 from pulumi import automation as auto
 
 from sealos_provider.stack import program
+from sealos_provider.steps.context import HostPaths
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "e2e p\"a'ss#\\$x{{y}} *&!ü"  # hostile: quotes, #, backslash, $, {{, leading-ish specials, spaces, non-ASCII
@@ -240,13 +241,24 @@ def test_refresh_detects_a_hand_edit_and_the_next_up_repairs_it(deployment):
     _, n2, _ = deployment.nodes
     good = n2.read_file("/etc/docker/daemon.json")
     n2.exec("printf '\\n' >> /etc/docker/daemon.json")
+    # A script of the host's rootfs edited by hand (same size, so only its content tells), one chmod'ed.
+    script = f"{HostPaths().rootfs}/scripts/clean-docker.sh"
+    good_script = n2.read_file(script)
+    n2.exec(f"sed -i 's/set -Eeuo pipefail/set -Eeuo pipefaiL/' {script} && chmod 0700 {HostPaths().rootfs}/scripts/check.sh")
+    assert n2.read_file(script) != good_script
     deployment.stack.refresh(color="never")
     drift = deployment.outputs_of(f"runtime-{n2.name}")["drift"]
-    assert drift == ["/etc/docker/daemon.json differs from the rendered copy"]
+    assert drift == [
+        "/etc/docker/daemon.json differs from the rendered copy",
+        f"{HostPaths().rootfs}/scripts/check.sh: mode 700, expected 755",
+        f"{HostPaths().rootfs}/scripts/clean-docker.sh: content changed",
+    ], drift
     assert deployment.outputs_of(f"runtime-{deployment.nodes[0].name}")["drift"] == []
     result, _ = deployment.up()
     assert result.summary.resource_changes.get("update") == 1, result.summary.resource_changes
     assert n2.read_file("/etc/docker/daemon.json") == good
+    assert n2.read_file(script) == good_script
+    assert n2.exec(f"stat -c %a {HostPaths().rootfs}/scripts/check.sh").stdout.strip() == "755"
     assert deployment.outputs_of(f"runtime-{n2.name}")["drift"] == []
 
 
@@ -266,8 +278,8 @@ def test_a_rebooted_node_comes_back_in_sync(deployment):
     assert wait_until(lambda: curl_status(n1, "http://sealos.hub:5000/v2/") == "401", 90), "registry not back after reboot"
     assert n1.exec("systemctl is-active docker registry").stdout.split() == ["active", "active"]
     deployment.stack.refresh(color="never")
-    assert deployment.outputs_of("registry")["drift"] == []
-    assert deployment.outputs_of(f"runtime-{n1.name}")["drift"] == []
+    for name in ["registry"] + [f"{kind}-{n.name}" for kind in ("runtime", "kube") for n in deployment.nodes]:
+        assert deployment.outputs_of(name)["drift"] == [], name
     assert curl_status(deployment.nodes[2], "http://sealos.hub:5000/v2/") == "401"
 
 

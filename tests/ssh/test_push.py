@@ -255,3 +255,38 @@ def test_remove_tree_removes_its_files_and_bookkeeping_and_nothing_else(root_spe
         ]
         session.remove_tree(str(remote), manifest_name="theirs")
     assert sorted(p.relative_to(remote).as_posix() for p in remote.rglob("*")) == ["users-file"]
+
+
+def test_tree_changes_reports_what_changed_on_the_host_since_the_push(root_spec: dict, tmp_path: Path) -> None:
+    """The refresh probe: host files against the last push's manifest, nothing sent, nothing repaired."""
+    dest = tmp_path / "rootfs"
+    tree = make_tree(3)
+    with open_session(root_spec) as s:
+        assert s.tree_changes(str(dest), manifest_name="rootfs") is None, "never pushed: no record"
+        s.push_tree(tree, str(dest), manifest_name="rootfs")
+        assert s.tree_changes(str(dest), manifest_name="rootfs") == []
+
+        # Rewritten with the same bytes (new inode and times): hashed, and not drift.
+        same = dest / "dir1/file1.conf"
+        data = same.read_bytes()
+        same.unlink()
+        same.write_bytes(data)
+        assert s.tree_changes(str(dest), manifest_name="rootfs") == []
+
+        (dest / "dir0/file0.conf").write_bytes(b"Y" * (dest / "dir0/file0.conf").stat().st_size)  # same size
+        (dest / "dir2/file2.conf").write_bytes(b"longer than before\n" * 9)
+        (dest / "scripts/init.sh").chmod(0o644)
+        (dest / "dir1/file4.conf").unlink()
+        (dest / "not-ours.txt").write_text("a file the push did not place is not its business\n")
+        before = host_tree(dest)
+        assert s.tree_changes(str(dest), manifest_name="rootfs") == [
+            "dir0/file0.conf: content changed",
+            "dir1/file4.conf: missing",
+            "dir2/file2.conf: content changed",
+            "scripts/init.sh: mode 644, expected 755",
+        ]
+        assert host_tree(dest) == before, "inspecting changes nothing on the host"
+
+        s.push_tree(tree, str(dest), manifest_name="rootfs")
+        assert s.tree_changes(str(dest), manifest_name="rootfs") == []
+        assert {k: v for k, v in host_tree(dest).items() if k != "not-ours.txt"} == expected(tree)
