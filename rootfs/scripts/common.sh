@@ -189,9 +189,11 @@ changed_since() { ((CHANGES > $1)); }
 
 # install_file SRC DST MODE: put SRC's bytes at DST with MODE. Writes only when bytes or mode differ; a DST that did not
 # exist is recorded as created; a DST that the user had is backed up once so clean can restore it. The new content is
-# written to a 0600 temporary file next to DST and renamed into place, so a secret is never readable by others.
+# written to a 0600 temporary file next to DST and renamed into place, so a secret is never readable by others. The
+# temporary name is ours alone (INSTALL_TMP_TAG), so a copy that a killed run left half-written is removed by the next.
+INSTALL_TMP_TAG="sealos-provider-new"
 install_file() {
-  local src="$1" dst="$2" mode="$3" tmp
+  local src="$1" dst="$2" mode="$3" tmp stale
   [[ -f "$src" ]] || die "missing source file $src (the rootfs is incomplete: push and render the tree again)"
   [[ ! -d "$dst" || -L "$dst" ]] || die "$dst is a directory, expected a file: move it away and run again"
   ensure_dir "$(dirname "$dst")"
@@ -203,7 +205,10 @@ install_file() {
   else
     record_created "$dst"
   fi
-  tmp="$(mktemp "$(dirname "$dst")/.$(basename "$dst").XXXXXX")"
+  for stale in "$(dirname "$dst")/.$(basename "$dst").$INSTALL_TMP_TAG."*; do
+    if [[ -f "$stale" && ! -L "$stale" ]]; then rm -f -- "$stale"; fi
+  done
+  tmp="$(mktemp "$(dirname "$dst")/.$(basename "$dst").$INSTALL_TMP_TAG.XXXXXX")"
   cat -- "$src" >"$tmp"
   chmod "$mode" -- "$tmp"
   mv -f -- "$tmp" "$dst"

@@ -310,6 +310,22 @@ def test_install_file_records_backs_up_once_and_clean_restores(sandbox: Sandbox)
     assert not list(sandbox.state.glob("demo.*"))
 
 
+def test_install_file_removes_the_half_written_copy_a_killed_run_left(sandbox: Sandbox) -> None:
+    dst = sandbox.hp("/etc/docker/daemon.json")
+    dst.parent.mkdir(parents=True)
+    stale = dst.parent / ".daemon.json.sealos-provider-new.Ab12Cd"
+    stale.write_bytes(b'{"half": ')  # what a run killed while writing its temporary copy leaves
+    users = dst.parent / ".daemon.json.swp"
+    users.write_bytes(b"someone else's file\n")
+    src = sandbox.tmp / "daemon.json"
+    src.write_bytes(b'{"data-root": "/var/lib/docker"}\n')
+    result = sandbox.bash(f'component docker\ninstall_file "{src}" "{dst}" 0644')
+    assert result.returncode == 0, result.stderr
+    assert dst.read_bytes() == src.read_bytes()
+    assert sorted(p.name for p in dst.parent.iterdir()) == [".daemon.json.swp", "daemon.json"]
+    assert users.read_bytes() == b"someone else's file\n"
+
+
 def test_install_file_missing_source_names_the_step(sandbox: Sandbox) -> None:
     result = sandbox.bash(f'component demo\nstep "writing things"\ninstall_file /nonexistent "{sandbox.hp("/etc/x")}" 0644')
     assert result.returncode != 0
