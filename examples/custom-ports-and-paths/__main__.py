@@ -26,7 +26,10 @@ env = EnvArgs(
     registry_data="/data/registry",
     registry_config="/etc/sealos-registry",
 )
-image = RootfsImage("rootfs", RootfsImageArgs(components=[c for c in components if c != "kube"]))
+image = RootfsImage(
+    "rootfs",
+    RootfsImageArgs(components=[c for c in components if c != "kube"], artifact_cache=config.get("artifactCache")),
+)
 runtime = ContainerRuntime(
     "runtime",
     ContainerRuntimeArgs(connection=connection, image=image, internal_address=node.get("internalAddress"), env=env,

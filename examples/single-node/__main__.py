@@ -28,7 +28,7 @@ connection = {
 env = EnvArgs(registry_password=config.require_secret("registryPassword"))
 common = dict(connection=connection, internal_address=node.get("internalAddress"), env=env)
 
-image = RootfsImage("rootfs", RootfsImageArgs(components=components))
+image = RootfsImage("rootfs", RootfsImageArgs(components=components, artifact_cache=config.get("artifactCache")))
 runtime = ContainerRuntime("runtime", ContainerRuntimeArgs(image=image, cri_dockerd="cri" in components, **common))
 registry = Registry("registry", RegistryArgs(image=image, runtime=runtime, **common))
 pulumi.export("registry", registry.endpoint)

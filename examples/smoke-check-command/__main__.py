@@ -17,7 +17,9 @@ nodes = config.require_object("nodes")
 password = config.require_secret("registryPassword")
 image_ref = config.get("smokeImage") or "demo/hello:1"
 env = EnvArgs(registry_password=password)
-image = RootfsImage("rootfs", RootfsImageArgs(components=["runtime", "registry"]))
+image = RootfsImage(
+    "rootfs", RootfsImageArgs(components=["runtime", "registry"], artifact_cache=config.get("artifactCache"))
+)
 
 
 def connection(node):

@@ -21,7 +21,7 @@ config = pulumi.Config()
 hosts = config.require_object("nodes")[:3]
 components = config.get_object("components") or ["runtime", "cri", "registry", "kube"]
 env = EnvArgs(registry_password=config.require_secret("registryPassword"))
-image = RootfsImage("rootfs", RootfsImageArgs(components=components))
+image = RootfsImage("rootfs", RootfsImageArgs(components=components, artifact_cache=config.get("artifactCache")))
 
 
 def connection(node):

@@ -325,6 +325,8 @@ clean_records() {
   done < <(records data)
   while IFS= read -r path; do
     [[ -n "$path" ]] || continue
+    # a kept data directory stays even when nothing was written into it yet (its parents then stay too: not empty)
+    if is_true "${keepData:-false}" && is_recorded data "$path"; then continue; fi
     if [[ -d "$path" && ! -L "$path" ]]; then rmdir -- "$path" 2>/dev/null || true; fi
   done < <(records dirs | tac)
   rm -f -- "$(record_file created)" "$(record_file backup)" "$(record_file dirs)"

@@ -193,14 +193,8 @@ def artifact_cache_dir(name: str) -> Path | None:
     return None if name == "real" else cache_root() / f"artifacts-{name}"
 
 
-def fill_cache(directory: Path, cache_dir: Path | None = None, log=print) -> bool:
-    """Hand ``directory`` to the image layer's artifact cache; False (with a note) when that layer is not there yet."""
-    try:
-        import sealos_provider.image.artifacts  # noqa: F401
-    except ImportError:
-        log("artifacts: sealos_provider.image.artifacts is not available yet; the directory is ready for "
-            f"`python -m sealos_provider.image.artifacts fill --from-dir {directory}`")
-        return False
+def fill_cache(directory: Path, cache_dir: Path | None = None, log=print) -> None:
+    """Hand ``directory`` to the image layer's artifact cache (its `fill --from-dir`, which verifies every slot)."""
     from .paths import venv_python
 
     argv = [str(venv_python()), "-m", "sealos_provider.image.artifacts"]
@@ -210,7 +204,6 @@ def fill_cache(directory: Path, cache_dir: Path | None = None, log=print) -> boo
     log((proc.stdout + proc.stderr).strip())
     if proc.returncode != 0:
         raise DevkitError(f"artifact cache fill from {directory} failed (exit {proc.returncode})")
-    return True
 
 
 def ensure_artifacts(name: str = "real", *, fill: bool = True, log=print) -> Path:

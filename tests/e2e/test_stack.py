@@ -13,20 +13,19 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from pulumi import automation as auto
 
+from e2e_hosts import curl_status, kubeadm_calls, ssh_accepts, wait_until
 from sealos_provider.stack import program
 from sealos_provider.steps.context import HostPaths
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "e2e p\"a'ss#\\$x{{y}} *&!ü"  # hostile: quotes, #, backslash, $, {{, leading-ish specials, spaces, non-ASCII
 NEW_PASSWORD = "rotated-Pw 2 $(id)`x`"
-DOUBLES_LOG = "/var/log/sealos-provider-doubles.log"
 
 
 class Deployment:
@@ -53,32 +52,6 @@ class Deployment:
             if res["urn"].endswith(f"::{name}"):
                 return res.get("outputs", {})
         raise KeyError(name)
-
-
-def wait_until(probe, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if probe():
-            return True
-        time.sleep(1)
-    return probe()
-
-
-def ssh_accepts(node) -> int:
-    """How many SSH logins sshd has accepted on this node: proves an operation opened no connection."""
-    out = node.exec("journalctl -u ssh -u sshd --no-pager -o cat 2>/dev/null | grep -c 'Accepted publickey' || true").stdout
-    return int(out.strip() or 0)
-
-
-def curl_status(node, url: str, user: str | None = None, password: str | None = None) -> str:
-    """HTTP status from inside a node; credentials go to curl's config on stdin (no argv)."""
-    if user is None:
-        return node.exec(f"curl -s -o /dev/null -w '%{{http_code}}' {url}").stdout.strip()
-    import base64
-
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    cfg = f'header = "Authorization: Basic {token}"\n'
-    return node.exec(f"curl -s -o /dev/null -w '%{{http_code}}' -K - {url}", input=cfg).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -157,10 +130,6 @@ def test_image_pushed_on_one_node_is_pulled_on_the_others(deployment):
 
 def test_kubeadm_ran_init_then_joins_with_the_generated_configs(deployment):
     n1, n2, n3 = deployment.nodes
-
-    def kubeadm_calls(node):
-        lines = [json.loads(l) for l in node.exec(f"cat {DOUBLES_LOG}").stdout.splitlines() if l.strip()]
-        return [c for c in lines if c.get("double") == "kubeadm-double"]
 
     init = [c for c in kubeadm_calls(n1) if c["argv"][1:2] == ["init"]]
     assert len(init) == 1

@@ -362,6 +362,21 @@ def test_data_dirs_removed_unless_keep_data_and_preexisting_dirs_kept(sandbox: S
     assert not other.exists() and (existing / "precious").exists() and made.exists()
 
 
+def test_keep_data_keeps_a_data_dir_nothing_was_written_into_yet(sandbox: Sandbox) -> None:
+    made = sandbox.hp("/data/registry")  # e.g. a registry no image was pushed to
+    assert sandbox.bash(f'component demo\nensure_data_dir "{made}" 0755').returncode == 0
+    assert sandbox.records("demo", "dirs") == [str(sandbox.hp("/data")), str(made)]
+    kept = sandbox.bash("component demo\nclean_records", keepData="true")
+    assert kept.returncode == 0, kept.stderr
+    assert made.is_dir() and list(made.iterdir()) == []
+    assert not list(sandbox.state.glob("demo.*"))
+
+    again = sandbox.hp("/data2/registry")
+    assert sandbox.bash(f'component demo\nensure_data_dir "{again}"').returncode == 0
+    assert sandbox.bash("component demo\nclean_records", keepData="false").returncode == 0
+    assert not sandbox.hp("/data2").exists(), "without keepData the empty dirs it created go, parents included"
+
+
 @pytest.mark.parametrize("path", ["/", "/usr", "/etc", "/var/lib", "/usr/local", "relative/x"])
 def test_safe_rm_rf_refuses_system_paths(sandbox: Sandbox, path: str) -> None:
     result = sandbox.bash(f'safe_rm_rf "{path}"')
