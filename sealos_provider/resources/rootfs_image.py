@@ -84,7 +84,10 @@ class RootfsImageProvider(ResourceProvider):
             outs = {**props, **describe(props)}
         except Exception:  # noqa: BLE001 - a tree that no longer loads: keep the state, the next up reports why
             outs = dict(props)
-        return ReadResult(id_, outs, {k: props[k] for k in INPUTS if k in props})
+        # The inputs stay what the last up stored (the checked inputs: `digest` included, as of that up), so a refresh
+        # of an unchanged tree changes nothing; a tree edited since shows as a new `digest` output, and the next
+        # preview's check computes the new input digest and diffs it.
+        return ReadResult(id_, outs, {k: props[k] for k in INPUTS + ("digest",) if k in props})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to remove: the image lives in the source tree and the artifact cache, both the user's."""
