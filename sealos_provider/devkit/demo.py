@@ -184,6 +184,14 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
         },
     )
     _set_secret(stack, work, bin_dir, demo_dir, "registryPassword", _password(demo_dir))
+    _unlock_if_abandoned(project_dir, stack)
+    pending = stack.export_stack().deployment.get("pending_operations") or []
+    if pending:
+        # A killed update left creates in flight; every create here converges on a half-installed host, so forget
+        # them (as `pulumi refresh --clear-pending-creates` does) and let this up create them again.
+        _log(f"the last update was interrupted with {len(pending)} operation(s) in flight: pulumi refresh "
+             "--clear-pending-creates, then up")
+        stack.refresh(on_output=print, color="never", clear_pending_creates=True)
     _log(f"pulumi up: project {project}, components {', '.join(wanted)}")
     result = stack.up(on_output=print, color="never", suppress_outputs=False)
     _log(f"update summary: {result.summary.resource_changes}")
@@ -242,13 +250,99 @@ def inspect(project_dir: Path, action: str) -> int:
     return 0
 
 
+def _state_dir(project_dir: Path) -> Path:
+    demo_dir, _ = _layout(project_dir)
+    return demo_dir / "state" / project_dir.name
+
+
+def _lock_holders(project_dir: Path) -> list[dict[str, Any]]:
+    """The locks on the demo stack (the file backend writes one JSON file per running update: pid, hostname ...)."""
+    holders = []
+    for path in (_state_dir(project_dir) / "backend" / ".pulumi" / "locks").rglob("*.json"):
+        try:
+            holders.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return holders
+
+
+def _live_holders(project_dir: Path) -> list[int]:
+    """Pids of updates that hold the lock and are still running on this machine."""
+    import socket
+
+    live = []
+    for holder in _lock_holders(project_dir):
+        pid = holder.get("pid")
+        if isinstance(pid, int) and holder.get("hostname") in (None, socket.gethostname()) and Path(f"/proc/{pid}").exists():
+            live.append(pid)
+    return live
+
+
+def _orphaned_providers(project_dir: Path) -> list[int]:
+    """Dynamic-provider processes of this demo whose engine is gone (a killed update leaves them to init), with
+    their children (the shim script runs the Python provider as a child): what `demo-cancel` stops."""
+    home = f"PULUMI_HOME={_state_dir(project_dir).resolve() / 'home'}".encode()
+    parents: dict[int, int] = {}
+    roots = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parents[int(proc.name)] = ppid
+            if ppid != 1:
+                continue
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if home in environ and (b"pulumi.dynamic" in cmdline or b"pulumi-resource-" in cmdline):
+            roots.append(int(proc.name))
+    found, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    return found
+
+
+def _unlock_if_abandoned(project_dir: Path, stack) -> None:
+    """A lock whose update process is gone (killed) is released, and the provider processes it left are stopped, so
+    the next `make demo` converges on its own; a lock held by a running update is left alone."""
+    import signal
+
+    holders = _lock_holders(project_dir)
+    if not holders or _live_holders(project_dir):
+        return
+    for pid in _orphaned_providers(project_dir):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        _log(f"stopped provider process {pid}, left behind by the killed update")
+    pids = ", ".join(str(h.get("pid")) for h in holders)
+    _log(f"unlocking the stack: the update that locked it (pid {pids}) is gone")
+    stack.cancel()
+
+
 def cancel(project_dir: Path) -> int:
-    """Unlock the stack after an update was killed (`pulumi cancel`); the next `make demo` converges."""
+    """Unlock the stack after an update was killed (`pulumi cancel`); the next `make demo` converges. (`make demo`
+    does this itself when the lock's process is gone; this is for a lock it cannot judge.)"""
     from . import pulumi_cli
 
     demo_dir, _ = _layout(project_dir)
+    if not (_state_dir(project_dir) / "backend").exists():
+        _log("no demo stack here: nothing to unlock (`make demo` starts one)")
+        return 0
+    live = _live_holders(project_dir)
+    if live:
+        _log(f"an update is still running (pid {', '.join(map(str, live))}): not unlocking it; wait for it to end")
+        return 1
     stack, _, _ = _stack(project_dir, demo_dir, pulumi_cli.ensure_pulumi(log=_log))
-    stack.cancel()
+    if _lock_holders(project_dir):
+        _unlock_if_abandoned(project_dir, stack)
+    else:
+        stack.cancel()
     _log("stack unlocked; run `make demo` to converge")
     return 0
 
@@ -301,7 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:  # pulumi's own output was already streamed above: add its gist, not a traceback
         text = str(exc)
         if "ConcurrentUpdateError" in type(exc).__name__ or "currently locked" in text:
-            _log("the stack is locked by an update that was killed; if none is running, `make demo-cancel` unlocks it")
+            live = _live_holders(project_dir)
+            if live:
+                _log(f"another update of the demo stack is running (pid {', '.join(map(str, live))}): wait for it to end")
+            else:
+                _log("the stack is locked by an update that was killed (its process is gone): `make demo-cancel` "
+                     "unlocks it, then `make demo` converges")
             return 1
         _log(f"pulumi {args.action} failed; fix what it names and run `make demo` again")
         detail = [line.split("error:", 1)[1].strip() for line in text.splitlines() if "error:" in line]

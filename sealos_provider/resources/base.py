@@ -13,6 +13,7 @@ import posixpath
 import re
 import shlex
 import sys
+import threading
 import time
 from abc import abstractmethod
 from typing import Any, Iterable, Mapping, Optional
@@ -88,6 +89,9 @@ class ProvisionError(RuntimeError):
     """What the CLI shows when an operation fails: host, step and cause, with every secret redacted."""
 
 
+_STDERR_LOCK = threading.Lock()
+
+
 class Log:
     """Provider log lines go to stderr, which the engine relays line by line; they carry no resource URN, so every
     line names the resource. Secrets are redacted before anything is written."""
@@ -97,8 +101,12 @@ class Log:
         self.redactor = redactor
 
     def __call__(self, message: str) -> None:
-        for line in str(message).splitlines() or [""]:
-            print(f"[{self.resource}] {self.redactor.redact(line)}", file=sys.stderr, flush=True)
+        text = "".join(f"[{self.resource}] {self.redactor.redact(line)}\n" for line in str(message).splitlines() or [""])
+        # One write per message under one lock: up to four operations log at once from the provider's worker threads,
+        # and print()'s separate write of the newline let their lines run together.
+        with _STDERR_LOCK:
+            sys.stderr.write(text)
+            sys.stderr.flush()
 
 
 class NodeProvider(ResourceProvider):

@@ -1,0 +1,63 @@
+"""`make demo-cancel` and the locked-stack message: a live update is never unlocked, a killed one is, and a demo
+that does not exist is left alone (nothing created)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sealos_provider.devkit import demo
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setattr(demo, "DEMO_DIR", tmp_path / "demo")
+    project = tmp_path / "myproject"
+    project.mkdir()
+    return project
+
+
+def write_lock(project: Path, pid: int, hostname: str | None = None) -> None:
+    locks = demo._state_dir(project) / "backend" / ".pulumi" / "locks" / "organization" / "p" / "demo"
+    locks.mkdir(parents=True, exist_ok=True)
+    body = {"pid": pid, "username": "root", "hostname": hostname or socket.gethostname(), "timestamp": "now"}
+    (locks / f"{pid}.json").write_text(json.dumps(body))
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_only_running_lock_holders_on_this_machine_count_as_live(project: Path) -> None:
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        write_lock(project, alive.pid)
+        write_lock(project, dead_pid())
+        write_lock(project, alive.pid + 1_000_000, hostname="another-machine")
+        assert demo._live_holders(project) == [alive.pid]
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_cancel_refuses_to_unlock_a_running_update(project: Path, capsys) -> None:
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        write_lock(project, alive.pid)
+        assert demo.cancel(project) == 1
+        assert f"still running (pid {alive.pid})" in capsys.readouterr().out
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_cancel_without_a_demo_creates_nothing(project: Path, capsys) -> None:
+    assert demo.cancel(project) == 0
+    assert "nothing to unlock" in capsys.readouterr().out
+    assert not demo.DEMO_DIR.exists()
