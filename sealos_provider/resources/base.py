@@ -116,6 +116,7 @@ class NodeProvider(ResourceProvider):
     resource_type: str = ""  # key into rules.RULES
     component: str = ""  # which part of the rootfs it owns (steps.layout)
     own_inputs: tuple[str, ...] = ()
+    computed_inputs: tuple[str, ...] = ()  # keys `desired` adds to the inputs at check, beyond `rendered`/`tree_digest`
 
     # -- subclass hooks ----------------------------------------------------------------------------------------------
     @abstractmethod
@@ -193,7 +194,10 @@ class NodeProvider(ResourceProvider):
 
     # -- helpers -----------------------------------------------------------------------------------------------------
     def inputs_of(self, props: Mapping[str, Any]) -> dict[str, Any]:
-        keys = NODE_INPUTS + self.own_inputs
+        """The inputs as `check` stored them, taken from `props` (inputs, or outputs that carry them): `read` returns
+        exactly these, so a refresh leaves the stored inputs as they were and the next preview shows no phantom
+        input change."""
+        keys = ("resource_name",) + NODE_INPUTS + self.own_inputs + self.computed_inputs
         return {k: props[k] for k in keys if k in props}
 
     def secret_values(self, props: Mapping[str, Any]) -> list[str]:

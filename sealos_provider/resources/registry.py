@@ -31,6 +31,7 @@ class RegistryProvider(NodeProvider):
     resource_type = "Registry"
     component = REGISTRY
     own_inputs = ("runtime_id", "wait_seconds")
+    computed_inputs = ("endpoint",)
 
     def secrets(self, props: Mapping[str, Any]) -> list[str]:
         pw = (props.get("env") or {}).get("registry_password")

@@ -11,19 +11,11 @@ import subprocess
 import threading
 from pathlib import Path
 
-import pulumi
 import pytest
 from pulumi.automation.errors import CommandError
 
-from sealos_provider import (
-    ContainerRuntime,
-    ContainerRuntimeArgs,
-    EnvArgs,
-    Registry,
-    RegistryArgs,
-    RootfsImage,
-    RootfsImageArgs,
-)
+from programs import runtime_and_registry
+
 
 REGISTRY_PASSWORD = "interrupted-pw"
 STATE = "/var/lib/sealos/data/default/state"
@@ -105,14 +97,7 @@ def test_up_killed_mid_docker_install_converges_and_destroys_cleanly(
     before = host_snapshot(node)
     connection = {"host": node.ssh_host, "port": node.ssh_port, "user": "root", "private_key": node.private_key}
 
-    def program() -> None:
-        env = EnvArgs(registry_password=REGISTRY_PASSWORD)
-        common = dict(connection=connection, internal_address=node.internal_ip, env=env)
-        image = RootfsImage("rootfs", RootfsImageArgs(components=["runtime", "registry"]))
-        runtime = ContainerRuntime("runtime", ContainerRuntimeArgs(image=image, cri_dockerd=False, **common))
-        registry = Registry("registry", RegistryArgs(image=image, runtime=runtime, **common))
-        pulumi.export("endpoint", registry.endpoint)
-
+    program = runtime_and_registry(connection, node.internal_ip, REGISTRY_PASSWORD)
     stack = pulumi_workspace.stack(program, project="interrupted", stack="dev")
     watcher = subprocess.Popen(
         ["docker", "exec", node.container, "bash", "-c", WATCHER.format(condition=KILL_POINTS[kill_point])],

@@ -3,17 +3,7 @@ password travels on stdin only, and nothing of it reaches the state, the logs or
 
 from __future__ import annotations
 
-import pulumi
-
-from sealos_provider import (
-    ContainerRuntime,
-    ContainerRuntimeArgs,
-    EnvArgs,
-    Registry,
-    RegistryArgs,
-    RootfsImage,
-    RootfsImageArgs,
-)
+from programs import runtime_and_registry
 from sealos_provider.devkit.node_image import OPSPW_PASSWORD
 
 REGISTRY_PASSWORD = "nonroot-registry-pw"
@@ -30,14 +20,7 @@ def test_sudo_with_password_installs_and_destroys_cleanly(nodes, pulumi_workspac
         "sudo_password": OPSPW_PASSWORD,
     }
 
-    def program() -> None:
-        env = EnvArgs(registry_password=REGISTRY_PASSWORD)
-        common = dict(connection=connection, internal_address=node.internal_ip, env=env)
-        image = RootfsImage("rootfs", RootfsImageArgs(components=["runtime", "registry"]))
-        runtime = ContainerRuntime("runtime", ContainerRuntimeArgs(image=image, cri_dockerd=False, **common))
-        registry = Registry("registry", RegistryArgs(image=image, runtime=runtime, **common))
-        pulumi.export("endpoint", registry.endpoint)
-
+    program = runtime_and_registry(connection, node.internal_ip, REGISTRY_PASSWORD)
     stack = pulumi_workspace.stack(program, project="nonroot", stack="dev")
     logs: list[str] = []
     up = stack.up(on_output=logs.append, color="never")

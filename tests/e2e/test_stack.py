@@ -168,6 +168,32 @@ def test_noop_up_and_preview_change_nothing_and_open_no_ssh_connection(deploymen
     assert [ssh_accepts(n) for n in deployment.nodes] == before
 
 
+def stored_inputs(deployment) -> dict[str, dict]:
+    """Every resource's inputs as the state holds them, each secret as a marker (its ciphertext may change on any
+    write of the state)."""
+
+    def plain(value):
+        if isinstance(value, dict):
+            return "[secret]" if "ciphertext" in value else {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return {
+        r["urn"].rsplit("::", 1)[1]: plain(r.get("inputs", {}))
+        for r in deployment.stack.export_stack().deployment["resources"]
+    }
+
+
+def test_refresh_in_sync_keeps_every_stored_input_and_reports_nothing(deployment):
+    before = stored_inputs(deployment)
+    for _ in range(2):
+        refreshed = deployment.stack.refresh(color="never")
+        assert set(refreshed.summary.resource_changes) == {"same"}
+    assert stored_inputs(deployment) == before
+    assert set(deployment.stack.preview(color="never").change_summary) == {"same"}
+
+
 def test_password_change_updates_only_what_it_must(deployment):
     n1, n2, _ = deployment.nodes
     deployment.stack.set_config("sealos-e2e:registryPassword", auto.ConfigValue(NEW_PASSWORD, secret=True))
