@@ -150,8 +150,13 @@ def up(project_dir: Path, count: int, components: list[str] | None) -> int:
     node_list = _running_nodes(demo_dir, count)
     state_dir = demo_dir / "state" / project_dir.name
     if node_list is None:
+        others = nodes.set_checkouts(prefix) - {str(REPO_ROOT), ""}
+        if others:
+            _log(f"the node containers {prefix}-* belong to the demo of another checkout ({', '.join(sorted(others))}): "
+                 "run `make demo-down` there first (two stacks must never manage the same hosts)")
+            return 1
         _log(f"starting {count} node containers ({prefix}-1..{count})")
-        nodeset = nodes.start_nodes(count, prefix=prefix, keep=True)
+        nodeset = nodes.start_nodes(count, prefix=prefix, keep=True, checkout=str(REPO_ROOT))
         demo_dir.mkdir(parents=True, exist_ok=True)
         nodeset.write_json(demo_dir / "nodes.json")
         node_list = json.loads((demo_dir / "nodes.json").read_text())
@@ -356,11 +361,16 @@ def down(project_dir: Path) -> int:
         stack, _, _ = _stack(project_dir, demo_dir, bin_dir)
         _log("pulumi destroy")
         stack.destroy(on_output=print, color="never")
-    nodes.remove_set(prefix)
+    others = nodes.set_checkouts(prefix) - {str(REPO_ROOT), ""}
+    if others:
+        _log(f"leaving the node containers {prefix}-* alone: they belong to the demo of {', '.join(sorted(others))}")
+    else:
+        nodes.remove_set(prefix)
     for child in demo_dir.iterdir() if demo_dir.exists() else []:
         if not child.name.startswith("project-"):  # examples' demos have nodes of their own: leave them
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
-    _log("node containers and demo state removed")
+    removed = "demo state" if others else "node containers and demo state"
+    _log(f"{removed} removed (the stack's history and config too: no `pulumi stack rm` needed)")
     return 0
 
 

@@ -31,6 +31,7 @@ LABEL = "io.sealos-provider.devkit"
 LABEL_SET = f"{LABEL}.set"
 LABEL_OWNER = f"{LABEL}.owner-pid"
 KEEP_OWNER = "0"  # owner pid for sets started by the CLI: kept until `nodes down`
+LABEL_CHECKOUT = f"{LABEL}.checkout"  # the checkout whose demo started the set (two checkouts must not share nodes)
 READY_STATES = ("running", "degraded")
 
 
@@ -255,6 +256,13 @@ def remove_set(prefix: str) -> None:
         run(["docker", "network", "rm", net], check=False)
 
 
+def set_checkouts(prefix: str) -> set[str]:
+    """The checkouts whose demo started the containers of set ``prefix`` ("" for sets started otherwise)."""
+    proc = run(["docker", "ps", "-a", "--filter", f"label={LABEL_SET}={prefix}", "--format",
+                f'{{{{.Label "{LABEL_CHECKOUT}"}}}}'])
+    return {line.strip() for line in proc.stdout.splitlines()}
+
+
 def remove_stale_sets() -> list[str]:
     """Remove node sets whose owning process is gone (a crashed or killed test run); returns their prefixes."""
     proc = run(["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format",
@@ -298,6 +306,7 @@ def start_nodes(
     keep: bool = False,
     image: str | None = None,
     timeout: float = 120.0,
+    checkout: str | None = None,
 ) -> NodeSet:
     """Start ``n`` ready nodes named ``<prefix>-1..n``; an existing set with the same prefix is replaced.
 
@@ -316,6 +325,8 @@ def start_nodes(
     workdir.mkdir(parents=True, exist_ok=True)
     owner = KEEP_OWNER if keep else str(os.getpid())
     labels = ["--label", f"{LABEL}=1", "--label", f"{LABEL_SET}={prefix}", "--label", f"{LABEL_OWNER}={owner}"]
+    if checkout:
+        labels += ["--label", f"{LABEL_CHECKOUT}={checkout}"]
     nodeset = NodeSet(prefix=prefix, workdir=workdir, network=f"{prefix}-net")
     key = nodeset.key
     auth_keys = workdir / "authorized_keys"
