@@ -285,7 +285,7 @@ def _live_holders(project_dir: Path) -> list[int]:
 
 def _orphaned_providers(project_dir: Path) -> list[int]:
     """Dynamic-provider processes of this demo whose engine is gone (a killed update leaves them to init), with
-    their children (the shim script runs the Python provider as a child): what `demo-cancel` stops."""
+    their children (the shim script runs the Python provider as a child): what unlocking an abandoned stack stops."""
     home = f"PULUMI_HOME={_state_dir(project_dir).resolve() / 'home'}".encode()
     parents: dict[int, int] = {}
     roots = []
@@ -343,11 +343,11 @@ def cancel(project_dir: Path) -> int:
     if live:
         _log(f"an update is still running (pid {', '.join(map(str, live))}): not unlocking it; wait for it to end")
         return 1
+    if not _lock_holders(project_dir):
+        _log("the demo stack is not locked: `make demo` runs as it is")
+        return 0
     stack, _, _ = _stack(project_dir, demo_dir, pulumi_cli.ensure_pulumi(log=_log))
-    if _lock_holders(project_dir):
-        _unlock_if_abandoned(project_dir, stack)
-    else:
-        stack.cancel()
+    _unlock_if_abandoned(project_dir, stack)
     _log("stack unlocked; run `make demo` to converge")
     return 0
 

@@ -84,9 +84,9 @@ class RootfsImageProvider(ResourceProvider):
             outs = {**props, **describe(props)}
         except Exception:  # noqa: BLE001 - a tree that no longer loads: keep the state, the next up reports why
             outs = dict(props)
-        # The inputs stay what the last up stored (the checked inputs: `digest` included, as of that up), so a refresh
-        # of an unchanged tree changes nothing; a tree edited since shows as a new `digest` output, and the next
-        # preview's check computes the new input digest and diffs it.
+        # The inputs stay what the last up stored (the checked inputs, `digest` included), so a refresh of an unchanged
+        # tree changes nothing. A tree edited since shows in the refresh as a new `digest` output (before a refresh,
+        # preview shows it as an update); the hosts' resources see the edit through their own rendered digests.
         return ReadResult(id_, outs, {k: props[k] for k in INPUTS + ("digest",) if k in props})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
