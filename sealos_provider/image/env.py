@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from .kubefile import Kubefile
@@ -200,6 +200,15 @@ class RootfsEnv:
         """Values that must never reach a log, an error text or argv: redact these."""
         out = [str(getattr(self, spec.name)) for spec in ENV_FIELDS if spec.secret and getattr(self, spec.name)]
         return out
+
+    def with_secrets_replaced(self) -> "RootfsEnv":
+        """A copy whose every secret holds another valid value: rendering with it tells which files hold a secret."""
+        changes = {}
+        for spec in ENV_FIELDS:
+            if spec.secret:
+                current = str(getattr(self, spec.name) or "")
+                changes[spec.name] = "secret-probe-b" if current == "secret-probe-a" else "secret-probe-a"
+        return replace(self, **changes)
 
     def __repr__(self) -> str:  # the password never shows, even in a traceback's locals
         shown = ", ".join(

@@ -102,10 +102,21 @@ def _is_template(rel: str) -> bool:
     return top in TEMPLATE_DIRS and rel.endswith(TEMPLATE_SUFFIX) and "/" in rel
 
 
-def render_tree(rootfs_dir: Path, env: Mapping[str, str], *, exclude: Iterable[str] = ()) -> list[FileEntry]:
+def render_tree(
+    rootfs_dir: Path,
+    env: Mapping[str, str],
+    *,
+    exclude: Iterable[str] = (),
+    secrets_probe: Mapping[str, str] | None = None,
+) -> list[FileEntry]:
     """Every file of the tree, sorted by path, with each `*.tmpl` under etc/ scripts/ manifests/ replaced by its
     rendered output (same mode as the template). A static file at the output's path is replaced, as sealos deletes
-    it before rendering. `exclude` skips paths or directory prefixes (e.g. the registry/ store)."""
+    it before rendering. `exclude` skips paths or directory prefixes (e.g. the registry/ store).
+
+    `secrets_probe` is `env` with every secret value replaced: each template is rendered again with it, and an output
+    that comes out different holds a secret, so it is readable by its owner only (group and other bits cleared).
+    Looking for the secret's bytes in the output instead would miss a value that the template escapes (`toJson`
+    writes `"` as `\\"`)."""
     rootfs_dir = Path(rootfs_dir)
     entries = scan_dir(rootfs_dir, exclude=exclude)
     rendered: dict[str, FileEntry] = {}
@@ -120,7 +131,10 @@ def render_tree(rootfs_dir: Path, env: Mapping[str, str], *, exclude: Iterable[s
         except UnicodeDecodeError:
             raise RenderError(entry.path, 1, "template is not UTF-8 text") from None
         output = render_template(text, env, entry.path).encode("utf-8")
-        rendered[out_path] = FileEntry.from_bytes(out_path, output, mode=stat.S_IMODE(entry.mode))
+        mode = stat.S_IMODE(entry.mode)
+        if secrets_probe is not None and render_template(text, secrets_probe, entry.path).encode("utf-8") != output:
+            mode &= 0o700
+        rendered[out_path] = FileEntry.from_bytes(out_path, output, mode=mode)
     result = [e for e in entries if not _is_template(e.path) and e.path not in rendered]
     result.extend(rendered.values())
     return sorted(result, key=lambda e: e.path)

@@ -103,9 +103,14 @@ class RootfsImage:
     ) -> list[FileEntry]:
         """The files one host receives: the tree with templates rendered (and `.tmpl` dropped), the artifact slots
         of `components` from the store at their slot paths with the manifest's mode; artifacts.yaml and the
-        registry/ store left out unless asked for."""
+        registry/ store left out unless asked for. A rendered file that holds a secret is owner-only (0600)."""
         env.validate()
-        entries = render_tree(self.rootfs_dir, env.to_env(), exclude=self._source_excludes(include_registry_store))
+        entries = render_tree(
+            self.rootfs_dir,
+            env.to_env(),
+            exclude=self._source_excludes(include_registry_store),
+            secrets_probe=env.with_secrets_replaced().to_env(),
+        )
         for slot in self.store.slots(set(components)):
             entries.append(FileEntry.from_file(slot.path, self.store.path(slot.path), mode=slot.mode))
         return sorted(entries, key=lambda e: e.path)

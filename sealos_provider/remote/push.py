@@ -668,6 +668,8 @@ meta="$SP_DIR/.sealos-provider"
 stage="$meta/staging/$SP_NAME.$SP_TOKEN"
 if [ "$SP_FIRST" = 1 ]; then
   mkdir -p -- "$SP_DIR" "$meta/manifests" "$meta/staging"
+  # root's alone: manifests hold the sha256 of every file (a secret-bearing one too: a guess would be checkable)
+  chmod 700 -- "$meta"
   rm -rf -- "$meta/staging/$SP_NAME".*
   mkdir -- "$stage"
 fi

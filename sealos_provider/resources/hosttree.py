@@ -78,19 +78,11 @@ def desired_part(
     problems = image.check_artifacts(slots)
     if problems and not missing_ok:
         raise InputError("image", "; ".join(problems))
-    secrets = [s.encode() for s in env.secret_values() if s]
-    tree = [_private_if_secret(e, secrets) for e in image.host_tree(env, slots, include_registry_store=include_registry_store)]
+    tree = image.host_tree(env, slots, include_registry_store=include_registry_store)
     tree += list(extra_files)
     part = select(tree, component)
     rendered = {p: e.sha256 for e in part for p in [e.path] if p in INSTALLED[component]}
     return Desired(tuple(tree), tuple(part), rendered, tree_digest(part))
-
-
-def _private_if_secret(entry: FileEntry, secrets: list[bytes]) -> FileEntry:
-    """A rendered file that holds a secret (registry.yml, image-cri-shim.yaml) is readable by root only on the host."""
-    if isinstance(entry.source, bytes) and any(s in entry.source for s in secrets) and entry.mode & 0o077:
-        return FileEntry(entry.path, entry.mode & 0o700, entry.sha256, entry.size, entry.source)
-    return entry
 
 
 def redacted_secrets(env: Optional[RootfsEnv]) -> list[str]:

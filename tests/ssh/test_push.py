@@ -51,6 +51,8 @@ def test_push_sends_only_changes_and_removes_only_its_own_files(root_spec: dict,
     with open_session(root_spec) as s:
         first = s.push_tree(tree, str(dest), manifest_name="rootfs")
         assert (first.files_sent, first.files_total, first.files_removed) == (len(tree), len(tree), 0)
+        # the bookkeeping (manifests with every file's sha256, staging, logs) is root's alone
+        assert (dest / ".sealos-provider").stat().st_mode & 0o777 == 0o700
         s.push_tree(other, str(dest), manifest_name="other")
         assert host_tree(dest) == {**expected(tree), **expected(other), "foreign.txt": (b"not ours\n", 0o644)}
 

@@ -157,3 +157,18 @@ def test_the_real_rootfs_loads() -> None:
     assert env.to_env()["registryDomain"] == "sealos.hub"
     assert len(image.check_artifacts({"runtime", "cri", "registry", "kube", "tools"})) == 11
     assert image.source_digest.startswith("sha256:")
+
+
+@pytest.mark.parametrize("password", ["plain-pw-123", 'quo"te\\back<&>', "ünï cødé", "{{ x }} $(id) 'q'"])
+def test_rendered_files_that_hold_the_password_are_owner_only_however_it_is_escaped(password: str) -> None:
+    image = RootfsImage.load(ROOTFS, ArtifactStore(cache_dir=Path("/nonexistent-cache-dir"), arch="amd64"))
+    env = image.default_env({"registry_password": password}).validate()
+    tree = {e.path: e for e in render_tree(ROOTFS, env.to_env(), secrets_probe=env.with_secrets_replaced().to_env())}
+    holders = {path for path, e in tree.items() if e.mode & 0o077 == 0 and not path.startswith("scripts/")}
+    assert {"etc/registry.yml", "etc/image-cri-shim.yaml"} <= holders
+    for path in ("etc/registry.yml", "etc/image-cri-shim.yaml"):
+        assert tree[path].mode == 0o600, path
+    # everything else rendered keeps its template's mode: only what holds the secret is closed
+    assert tree["etc/daemon.json"].mode == 0o644 and tree["etc/registry_config.yml"].mode & 0o044
+    host = {e.path: e.mode for e in image.host_tree(env, set())}
+    assert host["etc/registry.yml"] == 0o600 and host["etc/daemon.json"] == 0o644
