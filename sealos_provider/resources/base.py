@@ -117,6 +117,7 @@ class NodeProvider(ResourceProvider):
     component: str = ""  # which part of the rootfs it owns (steps.layout)
     own_inputs: tuple[str, ...] = ()
     computed_inputs: tuple[str, ...] = ()  # keys `desired` adds to the inputs at check, beyond `rendered`/`tree_digest`
+    ordering_inputs: tuple[str, ...] = ()  # inputs that only order this resource after another: check never reads them
 
     # -- subclass hooks ----------------------------------------------------------------------------------------------
     @abstractmethod
@@ -248,7 +249,9 @@ class NodeProvider(ResourceProvider):
                 failures.append(CheckFailure(field, self.redactor(props).redact(reason_of(exc))))
         if not props.get("internal_address") and isinstance(conn, Mapping) and not has_unknown(conn.get("host")):
             props["internal_address"] = conn.get("host")
-        if not has_unknown(props):
+        # An input that only orders this resource (unknown while the resource it follows is replaced) does not stop
+        # the local render: the preview still shows this host's rendered files, not their removal.
+        if not has_unknown({k: v for k, v in props.items() if k not in self.ordering_inputs}):
             problems = common_problems(props) + self.validate(props)
             own = [CheckFailure(field, self.redactor(props).redact(reason)) for field, reason in problems]
             failures += own

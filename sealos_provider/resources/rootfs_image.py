@@ -57,6 +57,10 @@ class RootfsImageProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         props = rules.normalise(dict(news))
         props.setdefault("arch", "amd64")
+        # Every input comes back as an output with a value: during a preview the SDK resolves an output the state
+        # lacks as unknown, and an unknown `artifact_cache` would stop every host resource's local render.
+        if props.get("artifact_cache") is None:
+            props["artifact_cache"] = ""
         if not props.get("rootfs_dir"):
             props["rootfs_dir"] = default_rootfs_dir()
         if has_unknown(props):

@@ -64,7 +64,10 @@ RULES: Mapping[str, Mapping[str, str]] = {
     },
     "Registry": {
         **_COMMON,
-        "runtime_id": REPLACE,
+        # The host's runtime was replaced (e.g. a new cri_data): the registry's data and config did not move, so it
+        # is updated in place (its steps re-run what the new Docker lacks: the image load, the unit), never
+        # replaced, which would run clean-registry and take the pushed images with it.
+        "runtime_id": UPDATE,
         "env.registry_data": REPLACE_FIRST_DELETE,
         "env.registry_config": REPLACE_FIRST_DELETE,
         "env.registry_domain": UPDATE,

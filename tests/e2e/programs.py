@@ -17,11 +17,14 @@ from sealos_provider import (
 )
 
 
-def runtime_and_registry(connection: Mapping[str, Any], internal_address: str, password: str) -> Callable[[], None]:
-    """Docker and the registry on one host (what has real programs here), exporting the registry's endpoint."""
+def runtime_and_registry(
+    connection: Mapping[str, Any], internal_address: str, password: str, **env_overrides: Any
+) -> Callable[[], None]:
+    """Docker and the registry on one host (what has real programs here), exporting the registry's endpoint;
+    `env_overrides` are further `EnvArgs` fields (e.g. cri_data)."""
 
     def program() -> None:
-        env = EnvArgs(registry_password=password)
+        env = EnvArgs(registry_password=password, **env_overrides)
         common = dict(connection=dict(connection), internal_address=internal_address, env=env)
         image = RootfsImage("rootfs", RootfsImageArgs(components=["runtime", "registry"]))
         runtime = ContainerRuntime("runtime", ContainerRuntimeArgs(image=image, cri_dockerd=False, **common))
