@@ -268,6 +268,12 @@ def _validate_field(spec: EnvField, value: Any) -> None:
                 name,
                 f"must be a valid host name (letters, digits, '-', dot-separated labels of 1-63 chars), got {value!r}",
             )
+        if value.lower() == "localhost" or value.lower().endswith(".localhost"):
+            raise EnvError(
+                name,
+                f"must not be {value!r}: every node resolves it to itself, so no node but the registry host could reach "
+                "the registry; choose a name of its own such as 'sealos.hub'",
+            )
     elif spec.kind == "user":
         if not value:
             raise EnvError(name, "must not be empty: set a registry user name such as 'admin'")

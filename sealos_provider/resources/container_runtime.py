@@ -57,7 +57,18 @@ class ContainerRuntimeProvider(NodeProvider):
             hooks={"check": image.kubefile.hook("check"), "clean": image.kubefile.hook("clean")},
             registry_address=str(props.get("registry_address") or props["internal_address"]),
             cri_dockerd=bool(props.get("cri_dockerd", True)),
+            previous_domain=self._previous_domain(image, olds),
         )
+
+    @staticmethod
+    def _previous_domain(image: Any, olds: Optional[Mapping[str, Any]]) -> str:
+        """The registry domain the last up mapped in /etc/hosts (an update to a new domain removes that entry)."""
+        if not olds:
+            return ""
+        try:
+            return merged_env(image, olds).registry_domain
+        except Exception:  # noqa: BLE001 - old state this version cannot read: nothing to clean up after
+            return ""
 
     def desired(self, props: dict[str, Any]) -> dict[str, Any]:
         image = load_image(props)

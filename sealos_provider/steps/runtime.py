@@ -33,6 +33,7 @@ class RuntimePlan:
     hooks: Mapping[str, str]  # check / clean commands from the Kubefile
     registry_address: str  # the address the registry domain maps to on this host
     cri_dockerd: bool = True  # False: Docker alone (a registry-only host needs no CRI)
+    previous_domain: str = ""  # on update: the registry domain the last up mapped (its entry goes when it changed)
 
     @property
     def part(self) -> list[FileEntry]:
@@ -84,6 +85,9 @@ def runtime_steps(plan: RuntimePlan) -> list[Step]:
     def hosts_entry(ctx: HostContext) -> None:
         out = ctx.run(ensure_entry_script(plan.registry_address, domain), step="registry hosts entry").stdout
         ctx.log(f"/etc/hosts: {domain} -> {plan.registry_address} ({str(out).strip()})")
+        if plan.previous_domain and plan.previous_domain != domain:
+            out = ctx.run(remove_entry_script(plan.previous_domain), step="remove the old registry hosts entry").stdout
+            ctx.log(f"/etc/hosts: {plan.previous_domain} no longer mapped ({str(out).strip()})")
 
     def hosts_entry_undo(ctx: HostContext) -> None:
         ctx.run(remove_entry_script(domain), step="remove registry hosts entry")

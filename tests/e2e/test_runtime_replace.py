@@ -53,3 +53,23 @@ def test_cri_data_change_replaces_the_runtime_and_keeps_the_registrys_images(
     assert stack.destroy(color="never", program=moved).summary.result == "succeeded"
     assert host_snapshot(node) == before
     assert node.exec("test -e /data/docker").returncode != 0  # the install made it: destroy removes it
+
+
+def test_registry_domain_change_moves_the_hosts_entry_and_destroy_removes_it(
+    nodes, pulumi_workspace, real_artifacts, host_snapshot
+):
+    node = nodes(1)[0]
+    before = host_snapshot(node)
+    connection = {"host": node.ssh_host, "port": node.ssh_port, "user": "root", "private_key": node.private_key}
+    stack = pulumi_workspace.stack(
+        runtime_and_registry(connection, node.internal_ip, PASSWORD), project="domain-move", stack="dev"
+    )
+    assert stack.up(color="never").summary.result == "succeeded"
+    for domain in ("hub.internal", "registry.lab"):
+        moved = runtime_and_registry(connection, node.internal_ip, PASSWORD, registry_domain=domain)
+        assert stack.up(color="never", program=moved).summary.result == "succeeded"
+        ours = [line for line in node.hosts().splitlines() if "# sealos-provider" in line]
+        assert ours == [f"{node.internal_ip} {domain}  # sealos-provider"], ours
+        assert curl_status(node, f"http://{domain}:5000/v2/", "admin", PASSWORD) == "200"
+    assert stack.destroy(color="never", program=moved).summary.result == "succeeded"
+    assert host_snapshot(node) == before

@@ -78,6 +78,8 @@ def test_to_env_keys_are_the_kubefile_keys() -> None:
         ({"registry_domain": "bad_domain"}, "registry_domain", "valid host name"),
         ({"registry_domain": "-lead.example"}, "registry_domain", "valid host name"),
         ({"registry_domain": ""}, "registry_domain", "valid host name"),
+        ({"registry_domain": "localhost"}, "registry_domain", "resolves it to itself"),
+        ({"registry_domain": "reg.LOCALHOST"}, "registry_domain", "resolves it to itself"),
         ({"registry_username": ""}, "registry_username", "must not be empty"),
         ({"registry_username": "ad:min"}, "registry_username", "':'"),
         ({"registry_password": ""}, "registry_password", "must not be empty"),
