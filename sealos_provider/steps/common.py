@@ -44,6 +44,16 @@ def configs_match(ctx: HostContext, targets: Mapping[str, str]) -> bool:
     return all(ctx.facts.sha(path) == sha for path, sha in targets.items())
 
 
+def record_path(state_dir: str, component: str) -> str:
+    """The install record of files a component's init script created (see common.sh)."""
+    return f"{state_dir}/{component}.created"
+
+
+def intact(ctx: HostContext, component: str) -> bool:
+    """Every file the component's install created is still there (asked with `records=` in the fact query)."""
+    return not ctx.facts.gone(record_path(ctx.paths.state, component))
+
+
 def drift(ctx: HostContext, component: str, targets: Mapping[str, str], units: Iterable[str] | None = None) -> list[str]:
     """Human-readable differences between what the host shows and what the inputs want (empty: in sync)."""
     out: list[str] = []
@@ -57,6 +67,10 @@ def drift(ctx: HostContext, component: str, targets: Mapping[str, str], units: I
         state = ctx.facts.unit_active.get(unit, "unknown")
         if state != "active":
             out.append(f"{unit} is {state or 'unknown'}")
+        elif not ctx.facts.in_service(unit):
+            out.append(f"{unit} is {ctx.facts.unit_enabled.get(unit)}: it would not start at boot")
+    for record, gone in sorted(ctx.facts.missing_recorded.items()):
+        out += [f"{path} is missing (installed by {record.rsplit('/', 1)[-1].split('.')[0]})" for path in gone]
     return out
 
 

@@ -21,6 +21,7 @@ class FactQuery:
     urls: frozenset[str] = frozenset()  # HTTP status of a GET without credentials
     containers: frozenset[str] = frozenset()  # docker container running?
     lines: frozenset[tuple[str, str]] = frozenset()  # (file, exact line): present?
+    records: frozenset[str] = frozenset()  # install records (<state>/<component>.created): which listed paths are gone?
 
     def merge(self, other: "FactQuery") -> "FactQuery":
         return FactQuery(
@@ -30,6 +31,7 @@ class FactQuery:
             self.urls | other.urls,
             self.containers | other.containers,
             self.lines | other.lines,
+            self.records | other.records,
         )
 
 
@@ -40,9 +42,16 @@ def query(
     urls: Iterable[str] = (),
     containers: Iterable[str] = (),
     lines: Iterable[tuple[str, str]] = (),
+    records: Iterable[str] = (),
 ) -> FactQuery:
     return FactQuery(
-        frozenset(files), frozenset(units), frozenset(paths), frozenset(urls), frozenset(containers), frozenset(lines)
+        frozenset(files),
+        frozenset(units),
+        frozenset(paths),
+        frozenset(urls),
+        frozenset(containers),
+        frozenset(lines),
+        frozenset(records),
     )
 
 
@@ -57,9 +66,18 @@ class Facts:
     url_status: dict[str, int] = field(default_factory=dict)
     container_running: dict[str, bool] = field(default_factory=dict)
     line_present: dict[tuple[str, str], bool] = field(default_factory=dict)
+    missing_recorded: dict[str, list[str]] = field(default_factory=dict)  # record file -> its paths that are gone
 
     def active(self, unit: str) -> bool:
         return self.unit_active.get(unit) == "active"
+
+    def in_service(self, unit: str) -> bool:
+        """Running now and set to start at boot (a unit someone disabled would not come back after a reboot)."""
+        return self.active(unit) and self.unit_enabled.get(unit) not in ("disabled", "masked")
+
+    def gone(self, record: str) -> list[str]:
+        """Paths an install recorded as created that no longer exist (a binary someone removed, say)."""
+        return self.missing_recorded.get(record, [])
 
     def sha(self, path: str) -> Optional[str]:
         return self.file_sha256.get(path)
@@ -100,6 +118,13 @@ def gather_script(q: FactQuery) -> str:
     for i, (path, text) in enumerate(sorted(q.lines)):
         p, t = shlex.quote(path), shlex.quote(text)
         lines.append(f"if grep -qxF -- {t} {p} 2>/dev/null; then printf 'line\\t{i}\\t1\\n'; else printf 'line\\t{i}\\t0\\n'; fi")
+    for record in sorted(q.records):
+        r = shlex.quote(record)
+        lines.append(
+            f"printf 'record\\t%s\\n' {r}; if [ -f {r} ]; then while IFS= read -r p; do "
+            f"if [ -n \"$p\" ] && [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then printf 'gone\\t%s\\t%s\\n' {r} \"$p\"; fi; "
+            f"done < {r}; fi"
+        )
     lines.append("exit 0")
     return "\n".join(lines) + "\n"
 
@@ -123,4 +148,8 @@ def parse_facts(output: str, q: FactQuery | None = None) -> Facts:
             facts.line_present[asked_lines[int(parts[1])]] = parts[2] == "1"
         elif kind == "container" and len(parts) == 3:
             facts.container_running[parts[1]] = parts[2].strip() == "true"
+        elif kind == "record" and len(parts) == 2:
+            facts.missing_recorded.setdefault(parts[1], [])
+        elif kind == "gone" and len(parts) == 3:
+            facts.missing_recorded.setdefault(parts[1], []).append(parts[2])
     return facts

@@ -15,7 +15,7 @@ from typing import Mapping
 
 from ..filetree import FileEntry
 from .base import Step
-from .common import config_targets, configs_match, push_step
+from .common import config_targets, configs_match, intact, push_step, record_path
 from .context import HostContext
 from .facts import FactQuery, query
 from .hosts_file import ensure_entry_script, remove_entry_script
@@ -81,6 +81,7 @@ class KubePlan:
             files=list(self.targets) + [self.marker_path(state_dir)],
             units=UNITS[KUBE],
             paths=["/usr/bin/kubeadm", "/usr/bin/kubelet", self.done_path()],
+            records=[record_path(state_dir, "shim"), record_path(state_dir, "kube")],
         )
 
     def kubeadm_config(self) -> str:
@@ -168,7 +169,7 @@ def kube_steps(plan: KubePlan) -> list[Step]:
 
     def shim_done(ctx: HostContext) -> bool:
         wanted = {k: v for k, v in targets.items() if "image-cri-shim" in k}
-        return ctx.facts.active("image-cri-shim.service") and configs_match(ctx, wanted)
+        return ctx.facts.in_service("image-cri-shim.service") and configs_match(ctx, wanted) and intact(ctx, "shim")
 
     def kube_done(ctx: HostContext) -> bool:
         wanted = {k: v for k, v in targets.items() if "kubelet" in k}
@@ -176,6 +177,7 @@ def kube_steps(plan: KubePlan) -> list[Step]:
             ctx.facts.unit_enabled.get("kubelet.service") == "enabled"
             and ctx.facts.exists("/usr/bin/kubeadm")
             and configs_match(ctx, wanted)
+            and intact(ctx, "kube")
         )
 
     def kubeadm_apply(ctx: HostContext) -> None:

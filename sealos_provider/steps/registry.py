@@ -10,7 +10,7 @@ from typing import Mapping
 
 from ..filetree import FileEntry
 from .base import Step
-from .common import config_targets, configs_match, push_step
+from .common import config_targets, configs_match, intact, push_step, record_path
 from .context import HostContext
 from .facts import FactQuery, query
 from .layout import REGISTRY, UNITS, select
@@ -43,7 +43,8 @@ class RegistryPlan:
         return UNITS[REGISTRY]
 
     def fact_query(self, state_dir: str = "") -> FactQuery:
-        return query(files=self.targets.keys(), units=self.units, urls=[self.url])
+        records = [record_path(state_dir, "registry")] if state_dir else []
+        return query(files=self.targets.keys(), units=self.units, urls=[self.url], records=records)
 
     def steps(self) -> list[Step]:
         return registry_steps(self)
@@ -83,9 +84,10 @@ def registry_steps(plan: RegistryPlan) -> list[Step]:
 
     def installed(ctx: HostContext) -> bool:
         return (
-            ctx.facts.active("registry.service")
+            ctx.facts.in_service("registry.service")
             and configs_match(ctx, targets)
             and ctx.facts.url_status.get(plan.url) == 401
+            and intact(ctx, "registry")
         )
 
     def verify(ctx: HostContext) -> None:

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from ..filetree import FileEntry
 from .base import Step
-from .common import config_targets, configs_match, push_step, remove_empty_dirs_script
+from .common import config_targets, configs_match, intact, push_step, record_path, remove_empty_dirs_script
 from .context import HostContext
 from .facts import FactQuery, query
 from .hosts_file import ensure_entry_script, entry_line, remove_entry_script
@@ -47,11 +47,13 @@ class RuntimePlan:
         return targets
 
     def fact_query(self, state_dir: str = "") -> FactQuery:
+        components = ("docker", "cri-dockerd") if self.cri_dockerd else ("docker",)
         return query(
             files=self.targets.keys(),
             units=self.units,
             paths=[self.env.get("criData", "/var/lib/docker")],
             lines=[("/etc/hosts", self.hosts_line)],
+            records=[record_path(state_dir, c) for c in components] if state_dir else [],
         )
 
     @property
@@ -93,13 +95,18 @@ def runtime_steps(plan: RuntimePlan) -> list[Step]:
         ctx.run(remove_entry_script(domain), step="remove registry hosts entry")
 
     def docker_done(ctx: HostContext) -> bool:
-        return ctx.facts.active("docker.service") and configs_match(ctx, _subset(targets, DOCKER_TARGETS))
+        return (
+            ctx.facts.in_service("docker.service")
+            and configs_match(ctx, _subset(targets, DOCKER_TARGETS))
+            and intact(ctx, "docker")
+        )
 
     def cri_dockerd_done(ctx: HostContext) -> bool:
         return (
-            ctx.facts.active("cri-docker.service")
-            and ctx.facts.active("cri-docker.socket")
+            ctx.facts.in_service("cri-docker.service")
+            and ctx.facts.in_service("cri-docker.socket")
             and configs_match(ctx, _subset(targets, CRI_DOCKERD_TARGETS))
+            and intact(ctx, "cri-dockerd")
         )
 
     def remove_dirs(ctx: HostContext) -> None:

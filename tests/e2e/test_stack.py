@@ -257,6 +257,24 @@ def test_refresh_detects_a_hand_edit_and_the_next_up_repairs_it(deployment):
     assert deployment.outputs_of(f"runtime-{n2.name}")["drift"] == []
 
 
+def test_a_removed_binary_and_a_disabled_unit_are_drift_and_the_next_up_repairs_them(deployment):
+    _, _, n3 = deployment.nodes
+    n3.exec("rm -f /usr/bin/runc /usr/bin/docker-proxy && systemctl disable docker.service")
+    deployment.stack.refresh(color="never")
+    drift = deployment.outputs_of(f"runtime-{n3.name}")["drift"]
+    assert drift == [
+        "docker.service is disabled: it would not start at boot",
+        "/usr/bin/docker-proxy is missing (installed by docker)",
+        "/usr/bin/runc is missing (installed by docker)",
+    ], drift
+    result, _ = deployment.up()
+    assert result.summary.resource_changes.get("update") == 1, result.summary.resource_changes
+    assert n3.exec("test -x /usr/bin/runc && test -x /usr/bin/docker-proxy").returncode == 0
+    assert n3.exec("systemctl is-enabled docker.service").stdout.strip() == "enabled"
+    deployment.stack.refresh(color="never")
+    assert deployment.outputs_of(f"runtime-{n3.name}")["drift"] == []
+
+
 def test_registry_stopped_by_hand_is_drift_too(deployment):
     n1 = deployment.nodes[0]
     n1.exec("systemctl stop registry.service")

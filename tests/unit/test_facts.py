@@ -29,3 +29,28 @@ def test_files_paths_lines_and_units(tmp_path):
     assert facts.line_present[(str(hosts), "10.0.0.1 sealos.hub  # sealos-provider")] is True
     assert facts.line_present[(str(hosts), "10.0.0.1 sealos.hub")] is False  # whole lines only
     assert not facts.active("surely-not-a-unit-here.service")
+
+
+def test_records_report_the_recorded_paths_that_are_gone(tmp_path):
+    present = tmp_path / "bin" / "dockerd"
+    present.parent.mkdir()
+    present.write_text("x")
+    link = tmp_path / "bin" / "docker"
+    link.symlink_to(tmp_path / "nowhere")  # a dangling symlink is still there
+    record = tmp_path / "state" / "docker.created"
+    record.parent.mkdir()
+    record.write_text(f"{present}\n{link}\n{tmp_path}/bin/runc\n\n{tmp_path}/with space/ctr\n")
+    never = tmp_path / "state" / "kube.created"  # not installed (yet): nothing is gone
+    q = query(records=[str(record), str(never)])
+    out = subprocess.run(["bash", "-c", gather_script(q)], capture_output=True, text=True, check=True).stdout
+    facts = parse_facts(out, q)
+    assert facts.gone(str(record)) == [f"{tmp_path}/bin/runc", f"{tmp_path}/with space/ctr"]
+    assert facts.gone(str(never)) == [] and str(never) in facts.missing_recorded
+
+
+def test_in_service_needs_active_and_not_disabled():
+    facts = parse_facts(
+        "unit\ta.service\tactive\tenabled\nunit\tb.service\tactive\tdisabled\nunit\tc.service\tinactive\tenabled\n"
+        "unit\td.service\tactive\tstatic\n"
+    )
+    assert [facts.in_service(u) for u in ("a.service", "b.service", "c.service", "d.service")] == [True, False, False, True]
