@@ -117,6 +117,7 @@ class NodeProvider(ResourceProvider):
     component: str = ""  # which part of the rootfs it owns (steps.layout)
     own_inputs: tuple[str, ...] = ()
     computed_inputs: tuple[str, ...] = ()  # keys `desired` adds to the inputs at check, beyond `rendered`/`tree_digest`
+    data_env: tuple[str, ...] = ()  # env inputs naming data directories its delete removes (when it created them)
     ordering_inputs: tuple[str, ...] = ()  # inputs that only order this resource after another: check never reads them
 
     # -- subclass hooks ----------------------------------------------------------------------------------------------
@@ -273,7 +274,28 @@ class NodeProvider(ResourceProvider):
         drifted = bool(olds.get("drift"))  # found by the last refresh: the next up repairs it
         if not replaces and not updates and not drifted:
             return DiffResult(changes=False)
+        if replaces:
+            self._warn_data_on_replace(olds, replaces)
         return DiffResult(changes=True, replaces=replaces, delete_before_replace=first_delete)
+
+    def _warn_data_on_replace(self, olds: Mapping[str, Any], replaces: list[str]) -> None:
+        """A replace runs the old resource's delete, and with keep_data=false that removes the data directories the
+        install created (pushed images, Docker's images): say so in the preview, before anything happens."""
+        if olds.get("keep_data") or not self.data_env:
+            return
+        try:
+            from .hosttree import load_image, merged_env
+
+            env = merged_env(load_image(olds), olds)
+            dirs = [str(getattr(env, name)) for name in self.data_env]
+        except Exception:  # noqa: BLE001 - an old state this tree cannot render: name the inputs instead
+            dirs = [f"env.{name}" for name in self.data_env]
+        name = olds.get("resource_name", self.resource_type)
+        Log(name, self.redactor(olds))(
+            f"warning: replacing {name} ({', '.join(replaces)} changed) runs its delete first, which removes "
+            f"{' and '.join(dirs)} with their content where this install created them; set keep_data=True first "
+            "to keep them"
+        )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._converge(props, host_key=None)

@@ -25,6 +25,7 @@ class ContainerRuntimeProvider(NodeProvider):
     resource_type = "ContainerRuntime"
     component = RUNTIME
     own_inputs = ("registry_address", "cri_dockerd")
+    data_env = ("cri_data", "cri_dockerd_data")
 
     def secrets(self, props: Mapping[str, Any]) -> list[str]:
         pw = (props.get("env") or {}).get("registry_password")

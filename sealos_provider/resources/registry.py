@@ -32,6 +32,7 @@ class RegistryProvider(NodeProvider):
     component = REGISTRY
     own_inputs = ("runtime_id", "wait_seconds")
     computed_inputs = ("endpoint",)
+    data_env = ("registry_data",)
     ordering_inputs = ("runtime_id",)
 
     def secrets(self, props: Mapping[str, Any]) -> list[str]:

@@ -35,6 +35,9 @@ def test_cri_data_change_replaces_the_runtime_and_keeps_the_registrys_images(
     # honest per resource: the runtime's rendered files change, the registry's stay (nothing shown as removed)
     assert "ContainerRuntime runtime replace [diff: ~env,rendered,tree_digest]" in preview.stdout, preview.stdout
     assert "Registry registry update [diff: ~env,runtime_id]" in preview.stdout, preview.stdout
+    # and it says, before anything happens, which data the replace's delete removes
+    assert "warning: replacing runtime (env changed) runs its delete first, which removes /var/lib/docker and " \
+        "/var/lib/cri-dockerd" in preview.stdout + preview.stderr, preview.stdout
     result = stack.up(color="never", program=moved)
     assert result.summary.resource_changes == {"replace": 1, "update": 1, "same": 2}, result.summary.resource_changes
 
