@@ -60,6 +60,8 @@ fi
 if changed_since "$unit_mark"; then systemd_reload; fi
 
 step "starting docker"
+# containerd makes /opt/containerd (its plugin bin and lib dirs) at its first start: ours to remove when we made it.
+if [[ "$user_docker" != true ]]; then ensure_data_dir "$(host_path /opt/containerd)" 0711; fi
 changed=false
 if changed_since "$mark"; then changed=true; fi
 converge_unit docker.service "$changed"

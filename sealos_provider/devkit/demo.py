@@ -414,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         _log(f"pulumi {args.action} failed; fix what it names and run `make demo` again")
         detail = [line.split("error:", 1)[1].strip() for line in text.splitlines() if "error:" in line]
-        unique = list(dict.fromkeys(d for d in detail if d and not d.startswith("Traceback")))
+        generic = ("Traceback", "update failed", "preview failed", "refresh failed", "destroy failed")
+        unique = list(dict.fromkeys(d for d in detail if d and not d.startswith(generic)))
         for line in unique[-3:]:
             _log(f"error: {line}")
         return 1

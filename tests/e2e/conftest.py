@@ -44,11 +44,11 @@ def doubles_artifact_cache(doubles_artifacts: Path) -> Path:
     return cache
 
 
-# What "leaves the node as it was" compares: files under /etc, the bin dirs and /var/lib (3 levels, without the
+# What "leaves the node as it was" compares: files under /etc, the bin dirs, /var/lib and /opt (3 levels, without the
 # directories that change on their own: Docker's own data when criData pre-exists as a volume, systemd, apt, dpkg,
 # host keys), the installed unit files, and /etc/hosts.
 SNAPSHOT = (
-    "find /etc /usr/bin /usr/local/bin /var/lib -maxdepth 3 -xdev "
+    "find /etc /usr/bin /usr/local/bin /var/lib /opt -maxdepth 3 -xdev "
     "! -path '/var/lib/docker/*' ! -path '/var/lib/systemd/*' ! -path '/var/lib/apt/*' ! -path '/var/lib/dpkg/*' "
     "! -path '/etc/ssh/ssh_host_*' ! -path '/var/lib/private/*' 2>/dev/null | sort; "
     "echo '--- units'; systemctl list-unit-files --no-legend --no-pager | awk '{print $1}' | sort; "

@@ -502,7 +502,7 @@ def test_init_docker_writes_daemon_json_before_first_start_and_is_idempotent(san
         assert (sandbox.bin_dir / name).stat().st_mode & 0o777 == 0o755
     assert set(sandbox.records("docker", "created")) >= {str(sandbox.bin_dir / "dockerd"),
                                                          str(sandbox.hp("/etc/systemd/system/docker.service"))}
-    assert sandbox.records("docker", "data") == [str(sandbox.hp("/var/lib/docker"))]
+    assert sandbox.records("docker", "data") == [str(sandbox.hp("/var/lib/docker")), str(sandbox.hp("/opt/containerd"))]
     assert sandbox.hp("/var/lib/docker").stat().st_mode & 0o777 == 0o710
 
     before = len(sandbox.systemctl_log)
@@ -524,6 +524,7 @@ def test_init_docker_writes_daemon_json_before_first_start_and_is_idempotent(san
     assert not (sandbox.bin_dir / "dockerd").exists()
     assert not sandbox.hp("/etc/systemd/system/docker.service").exists()
     assert not sandbox.hp("/var/lib/docker").exists()
+    assert not sandbox.hp("/opt").exists(), "/opt/containerd and the /opt made for it are gone"
     assert not list(sandbox.state.glob("docker.*"))
     again = sandbox.run("clean-docker.sh")
     assert again.returncode == 0, "clean of a clean host is fine"
