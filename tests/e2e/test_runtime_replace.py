@@ -1,6 +1,7 @@
-"""Moving Docker's data root (`env.cri_data`) replaces the host's ContainerRuntime, deleting first; the Registry on
-that host is only updated: its blobs, config and credentials stay, and the images pushed before are served by the
-new Docker's registry container."""
+"""Input changes on one host that move things. Moving Docker's data root (`env.cri_data`) replaces the host's
+ContainerRuntime, deleting first; the Registry on that host is only updated: its blobs, config and credentials stay,
+and the images pushed before are served by the new Docker's registry container. Moving the registry domain moves its
+/etc/hosts entry."""
 
 from __future__ import annotations
 
@@ -11,16 +12,20 @@ PASSWORD = "replace-pw"
 REF = "sealos.hub:5000/e2e/kept:1"
 
 
-def test_cri_data_change_replaces_the_runtime_and_keeps_the_registrys_images(
-    nodes, pulumi_workspace, real_artifacts, host_snapshot
-):
+def deployed(nodes, pulumi_workspace, host_snapshot, project: str):
+    """One fresh node with Docker and the registry up: (node, its listing before, connection, stack)."""
     node = nodes(1)[0]
     before = host_snapshot(node)
     connection = {"host": node.ssh_host, "port": node.ssh_port, "user": "root", "private_key": node.private_key}
-    stack = pulumi_workspace.stack(
-        runtime_and_registry(connection, node.internal_ip, PASSWORD), project="runtime-replace", stack="dev"
-    )
+    stack = pulumi_workspace.stack(runtime_and_registry(connection, node.internal_ip, PASSWORD), project=project, stack="dev")
     assert stack.up(color="never").summary.result == "succeeded"
+    return node, before, connection, stack
+
+
+def test_cri_data_change_replaces_the_runtime_and_keeps_the_registrys_images(
+    nodes, pulumi_workspace, real_artifacts, host_snapshot
+):
+    node, before, connection, stack = deployed(nodes, pulumi_workspace, host_snapshot, "runtime-replace")
     login = "docker login --username admin --password-stdin sealos.hub:5000 >/dev/null"
     push = node.exec(
         f"set -e; {login}; d=$(mktemp -d); echo kept > $d/kept; tar -C $d -c . | docker import - {REF} >/dev/null; "
@@ -61,13 +66,7 @@ def test_cri_data_change_replaces_the_runtime_and_keeps_the_registrys_images(
 def test_registry_domain_change_moves_the_hosts_entry_and_destroy_removes_it(
     nodes, pulumi_workspace, real_artifacts, host_snapshot
 ):
-    node = nodes(1)[0]
-    before = host_snapshot(node)
-    connection = {"host": node.ssh_host, "port": node.ssh_port, "user": "root", "private_key": node.private_key}
-    stack = pulumi_workspace.stack(
-        runtime_and_registry(connection, node.internal_ip, PASSWORD), project="domain-move", stack="dev"
-    )
-    assert stack.up(color="never").summary.result == "succeeded"
+    node, before, connection, stack = deployed(nodes, pulumi_workspace, host_snapshot, "domain-move")
     for domain in ("hub.internal", "registry.lab"):
         moved = runtime_and_registry(connection, node.internal_ip, PASSWORD, registry_domain=domain)
         assert stack.up(color="never", program=moved).summary.result == "succeeded"
