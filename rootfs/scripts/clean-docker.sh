@@ -39,6 +39,11 @@ if [[ "$ours" == true ]]; then
   # dockerd's containerd shims leave an empty /run/containerd/s; rmdir keeps a system containerd's files.
   rmdir -- "$(host_path /run/containerd/s)" "$(host_path /run/containerd)" 2>/dev/null || true
   if is_recorded dirs "$(host_path /etc/docker)"; then rm -f -- "$(host_path /etc/docker/key.json)"; fi
+  # containerd's empty plugin dirs inside the /opt/containerd init made (a plugin someone installed there stays)
+  opt_containerd="$(host_path /opt/containerd)"
+  if is_recorded dirs "$opt_containerd" && [[ -d "$opt_containerd" ]]; then
+    find "$opt_containerd" -mindepth 1 -depth -type d -empty -delete 2>/dev/null || true
+  fi
   if [[ -z "$HOST_ROOT" ]] && command_exists ip && ip link show docker0 >/dev/null 2>&1; then
     ip link delete docker0 || warn "could not delete the docker0 bridge"
   fi

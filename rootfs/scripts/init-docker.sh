@@ -60,8 +60,9 @@ fi
 if changed_since "$unit_mark"; then systemd_reload; fi
 
 step "starting docker"
-# containerd makes /opt/containerd (its plugin bin and lib dirs) at its first start: ours to remove when we made it.
-if [[ "$user_docker" != true ]]; then ensure_data_dir "$(host_path /opt/containerd)" 0711; fi
+# containerd makes /opt/containerd (empty plugin bin and lib dirs) at its first start: made here first, it is recorded,
+# so clean removes it when nothing else was put there (it holds no data of the user's: keepData does not keep it).
+if [[ "$user_docker" != true ]]; then ensure_dir "$(host_path /opt/containerd)" 0711; fi
 changed=false
 if changed_since "$mark"; then changed=true; fi
 converge_unit docker.service "$changed"
