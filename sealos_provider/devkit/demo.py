@@ -271,12 +271,12 @@ def _lock_holders(project_dir: Path) -> list[dict[str, Any]]:
     return holders
 
 
-def _live_holders(project_dir: Path) -> list[int]:
-    """Pids of updates that hold the lock and are still running on this machine."""
+def _live_holders(project_dir: Path, holders: list[dict[str, Any]] | None = None) -> list[int]:
+    """Pids of updates that hold the lock (``holders``, read when not given) and still run on this machine."""
     import socket
 
     live = []
-    for holder in _lock_holders(project_dir):
+    for holder in _lock_holders(project_dir) if holders is None else holders:
         pid = holder.get("pid")
         if isinstance(pid, int) and holder.get("hostname") in (None, socket.gethostname()) and Path(f"/proc/{pid}").exists():
             live.append(pid)
@@ -286,29 +286,20 @@ def _live_holders(project_dir: Path) -> list[int]:
 def _orphaned_providers(project_dir: Path) -> list[int]:
     """Dynamic-provider processes of this demo whose engine is gone (a killed update leaves them to init), with
     their children (the shim script runs the Python provider as a child): what unlocking an abandoned stack stops."""
+    from .proc import parent_pids, with_descendants
+
     home = f"PULUMI_HOME={_state_dir(project_dir).resolve() / 'home'}".encode()
-    parents: dict[int, int] = {}
+    parents = parent_pids()
     roots = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for pid in (pid for pid, ppid in parents.items() if ppid == 1):
         try:
-            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            parents[int(proc.name)] = ppid
-            if ppid != 1:
-                continue
-            cmdline = (proc / "cmdline").read_bytes()
-            environ = (proc / "environ").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
             continue
         if home in environ and (b"pulumi.dynamic" in cmdline or b"pulumi-resource-" in cmdline):
-            roots.append(int(proc.name))
-    found, todo = [], list(roots)
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo += [child for child, parent in parents.items() if parent == pid]
-    return found
+            roots.append(pid)
+    return with_descendants(roots, parents)
 
 
 def _unlock_if_abandoned(project_dir: Path, stack) -> None:
@@ -317,7 +308,7 @@ def _unlock_if_abandoned(project_dir: Path, stack) -> None:
     import signal
 
     holders = _lock_holders(project_dir)
-    if not holders or _live_holders(project_dir):
+    if not holders or _live_holders(project_dir, holders):
         return
     for pid in _orphaned_providers(project_dir):
         try:

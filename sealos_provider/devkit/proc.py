@@ -6,7 +6,8 @@ is re-raised as DevkitError carrying the command and the tail of its output.
 from __future__ import annotations
 
 import subprocess
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
 
 
 class DevkitError(RuntimeError):
@@ -47,3 +48,28 @@ def run(
         tail = "\n".join(((proc.stderr or "") + (proc.stdout or "")).strip().splitlines()[-15:])
         raise DevkitError(f"command failed (exit {proc.returncode}): {' '.join(argv[:6])}\n{tail}")
     return proc
+
+
+def parent_pids() -> dict[int, int]:
+    """pid -> parent pid of every process, read from /proc (the comm field may hold spaces and parentheses, so the
+    fields are split after its last ')')."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return parents
+
+
+def with_descendants(roots: Iterable[int], parents: Mapping[int, int] | None = None) -> list[int]:
+    """``roots`` and every process below them, parents before children."""
+    parents = parent_pids() if parents is None else parents
+    found, todo = [], list(roots)
+    while todo:
+        pid = todo.pop(0)
+        found.append(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    return found

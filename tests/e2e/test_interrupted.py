@@ -15,26 +15,11 @@ import pytest
 from pulumi.automation.errors import CommandError
 
 from programs import runtime_and_registry
+from sealos_provider.devkit.proc import parent_pids, with_descendants
 
 
 REGISTRY_PASSWORD = "interrupted-pw"
 STATE = "/var/lib/sealos/data/default/state"
-
-
-def _children(pid: int) -> list[int]:
-    """Direct children of ``pid``, read from /proc."""
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            kids.append(int(entry.name))
-    return kids
 
 
 def _comm(pid: int) -> str:
@@ -52,12 +37,9 @@ def pending_operations(stack) -> list:
 def kill_pulumi_tree() -> list[int]:
     """SIGKILL every `pulumi` process this test started and all their descendants (the dynamic provider among
     them): nothing gets to clean up, as after a crash. Returns the pids killed."""
-    tree: list[int] = []
-    todo = [p for p in _children(os.getpid()) if _comm(p) == "pulumi"]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += _children(pid)
+    parents = parent_pids()
+    pulumis = [pid for pid, ppid in parents.items() if ppid == os.getpid() and _comm(pid) == "pulumi"]
+    tree = with_descendants(pulumis, parents)
     for pid in tree:  # stop them all first, so no child notices its parent's death and reacts
         try:
             os.kill(pid, signal.SIGSTOP)

@@ -61,3 +61,22 @@ def test_cancel_without_a_demo_creates_nothing(project: Path, capsys) -> None:
     assert demo.cancel(project) == 0
     assert "nothing to unlock" in capsys.readouterr().out
     assert not demo.DEMO_DIR.exists()
+
+
+def test_with_descendants_finds_children_and_grandchildren() -> None:
+    from sealos_provider.devkit.proc import parent_pids, with_descendants
+
+    shell = subprocess.Popen(["bash", "-c", "sleep 30 & (sleep 30 & wait) & wait"])
+    try:
+        for _ in range(50):
+            tree = with_descendants([shell.pid])
+            if len(tree) >= 4:  # bash, sleep, subshell, its sleep
+                break
+            subprocess.run(["sleep", "0.05"])
+        parents = parent_pids()
+        assert tree[0] == shell.pid and len(tree) == 4
+        assert all(parents[pid] in tree for pid in tree[1:]), "every other pid is a child of one in the tree"
+    finally:
+        for pid in reversed(with_descendants([shell.pid])):
+            subprocess.run(["kill", "-9", str(pid)], capture_output=True)
+        shell.wait()
